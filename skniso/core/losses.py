@@ -1,0 +1,62 @@
+"""NIso losses (method.md §4–5): equivariance, reconstruction, multiplicity.
+
+Like the reference, every distance is a mean absolute error and every term is
+taken in both directions (forward with τ, backward with τᵀ = τ⁻¹).
+"""
+
+import torch
+
+__all__ = [
+    "equivariance_loss",
+    "multiplicity_loss",
+    "spectral_dropout",
+]
+
+
+def equivariance_loss(tau, source, target):
+    """L_E = mean|τÂ − B̂| + mean|τᵀB̂ − Â|.
+
+    Parameters
+    ----------
+    tau : torch.Tensor of shape (..., K, K)
+    source, target : torch.Tensor of shape (..., K, C)
+    """
+    forward = (tau @ source - target).abs().mean()
+    backward = (tau.transpose(-1, -2) @ target - source).abs().mean()
+    return forward + backward
+
+
+def multiplicity_loss(mask):
+    """L_M = ‖diag(P1) − P‖_F / K: small once eigenvalues separate (P → I).
+
+    The Frobenius norm of the mask's graph Laplacian equals the ℓ2 norm of its
+    eigenvalues, so this pushes the spectrum towards few, distinct multiplicities
+    and keeps the fuzzy mask from making every τ dense.
+    """
+    k = mask.shape[-1]
+    laplacian = torch.diag_embed(mask.sum(-1)) - mask
+    return torch.sqrt(laplacian.square().sum((-2, -1)) + 1e-8) / k
+
+
+def spectral_dropout(coefficients, probability, generator=None):
+    """Randomly truncate the spectrum of some examples (paper §3; torus/sphere runs).
+
+    With ``probability`` per example, draw an index k uniformly in [0, K) and zero
+    every spectral row above k, so the decoder learns to work from low frequencies.
+
+    Parameters
+    ----------
+    coefficients : torch.Tensor of shape (B, K, C)
+    probability : float in [0, 1]
+    generator : torch.Generator, optional
+        A CPU generator; the draws are made on the CPU and moved to the data.
+    """
+    if probability <= 0:
+        return coefficients
+    batch, k = coefficients.shape[:2]
+    drop = torch.rand(batch, generator=generator) < probability
+    cutoff = torch.randint(0, k, (batch,), generator=generator)
+    cutoff = torch.where(drop, cutoff, torch.full_like(cutoff, k))
+    keep = torch.arange(k).unsqueeze(0) <= cutoff.unsqueeze(1)
+    keep = keep.to(device=coefficients.device, dtype=coefficients.dtype)
+    return coefficients * keep.unsqueeze(-1)

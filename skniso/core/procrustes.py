@@ -1,0 +1,157 @@
+"""Orthogonal Procrustes with a backward pass that survives repeated singular values.
+
+The isometry τ between two eigenspace latents is the orthogonal polar factor of a
+masked cross-covariance (method.md §3).  ``torch.linalg.svd``'s own backward divides
+by differences of singular values and blows up exactly where NIso wants to be: at
+eigenvalue multiplicities.  The polar factor itself is smooth there, and its
+derivative only involves *sums* of singular values, which is what
+:class:`PolarFactor` uses.
+"""
+
+import torch
+
+__all__ = [
+    "polar_factor",
+    "eigenvalue_mask",
+    "solve_isometry",
+    "least_squares_map",
+]
+
+DEFAULT_EPS = 1e-8
+
+
+def _regularised_inverse(x, eps):
+    # x / (x² + eps) equals 1/x away from zero and stays finite at zero.
+    return x / (x * x + eps)
+
+
+class PolarFactor(torch.autograd.Function):
+    """Autograd function: orthogonal polar factor of ``x`` (..., m, n), m ≥ n."""
+
+    @staticmethod
+    def forward(ctx, x, special, eps):
+        u, s, vh = torch.linalg.svd(x, full_matrices=False)
+        if special:
+            # Kabsch: flip the direction of the smallest singular value when the
+            # plain polar factor is a reflection, so that det(R) = +1.
+            det = torch.linalg.det(u @ vh)
+            flip = torch.ones_like(s)
+            flip[..., -1] = torch.where(det < 0, -1.0, 1.0).to(s.dtype)
+            u = u * flip.unsqueeze(-2)
+            s = s * flip
+        rotation = u @ vh
+        ctx.save_for_backward(u, s, vh)
+        ctx.eps = eps
+        ctx.tall = x.shape[-2] > x.shape[-1]
+        return rotation
+
+    @staticmethod
+    def backward(ctx, grad):
+        u, s, vh = ctx.saved_tensors
+        v = vh.transpose(-1, -2)
+        w = u.transpose(-1, -2) @ grad @ v
+        sums = s.unsqueeze(-1) + s.unsqueeze(-2)
+        inner = (w - w.transpose(-1, -2)) * _regularised_inverse(sums, ctx.eps)
+        grad_x = u @ inner @ vh
+        if ctx.tall:
+            # The part of the gradient orthogonal to span(U) only meets S⁻¹.
+            residual = grad - u @ (u.transpose(-1, -2) @ grad)
+            inv_s = _regularised_inverse(s, ctx.eps)
+            grad_x = grad_x + residual @ (v * inv_s.unsqueeze(-2)) @ vh
+        return grad_x, None, None
+
+
+def polar_factor(x, special=False, eps=DEFAULT_EPS):
+    """Orthogonal polar factor Π(x) = U Vᵀ of ``x = U S Vᵀ``, batched.
+
+    Parameters
+    ----------
+    x : torch.Tensor of shape (..., m, n) with m ≥ n
+    special : bool, default=False
+        If True (square ``x`` only), return the closest *rotation*, det = +1
+        (Kabsch); otherwise the closest orthogonal matrix, reflections allowed.
+    eps : float, default=1e-8
+        Regulariser of the backward pass: 1/σ is replaced by σ/(σ² + eps).
+
+    Returns
+    -------
+    torch.Tensor of shape (..., m, n)
+        With orthonormal columns; the nearest such matrix to ``x`` in Frobenius norm.
+    """
+    if x.dim() < 2:
+        raise ValueError(f"polar_factor needs a matrix, got shape {tuple(x.shape)}")
+    m, n = x.shape[-2:]
+    if m < n:
+        raise ValueError(f"polar_factor needs m >= n, got a {m}x{n} matrix")
+    if special and m != n:
+        raise ValueError(f"special=True needs a square matrix, got {m}x{n}")
+    return PolarFactor.apply(x, bool(special), float(eps))
+
+
+def eigenvalue_mask(eigenvalues, kind="fuzzy", temperature=1.0, tol=1e-6):
+    """Mask P that keeps τ commuting with Λ, i.e. block-diagonal over multiplicities.
+
+    Parameters
+    ----------
+    eigenvalues : torch.Tensor of shape (K,)
+    kind : {"fuzzy", "hard"}, default="fuzzy"
+        ``"fuzzy"``: P_ij = exp(-|λ_i - λ_j| / temperature), differentiable in Λ
+        (the reference's choice, temperature 1).  ``"hard"``: P_ij = 1 when
+        |λ_i - λ_j| <= tol, the exact-multiplicity mask of the paper's appendix.
+    temperature : float, default=1.0
+    tol : float, default=1e-6
+
+    Returns
+    -------
+    torch.Tensor of shape (K, K)
+    """
+    gaps = (eigenvalues.unsqueeze(-1) - eigenvalues.unsqueeze(-2)).abs()
+    if kind == "fuzzy":
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {temperature!r}")
+        return torch.exp(-gaps / temperature)
+    if kind == "hard":
+        return (gaps <= tol).to(eigenvalues.dtype)
+    raise ValueError(f"mask kind must be 'fuzzy' or 'hard', got {kind!r}")
+
+
+def solve_isometry(source, target, mask=None, special=True, eps=DEFAULT_EPS):
+    """Masked Procrustes τ = Π(P ⊙ B̂Âᵀ): the isometry mapping ``source`` to ``target``.
+
+    Parameters
+    ----------
+    source, target : torch.Tensor of shape (..., K, C)
+        Eigenspace latents Â and B̂; the C channels share one τ.
+    mask : torch.Tensor of shape (K, K) or (..., K, K), optional
+        Commutation mask from :func:`eigenvalue_mask`; None means unconstrained O(K).
+    special : bool, default=True
+        Restrict τ to SO(K) (the reference) instead of O(K).
+
+    Returns
+    -------
+    tau : torch.Tensor of shape (..., K, K)
+        Orthogonal, with ``tau @ source ≈ target``; ``tau.mT`` maps back.
+    """
+    if source.shape != target.shape:
+        raise ValueError(
+            f"source and target latents differ in shape: {tuple(source.shape)} "
+            f"vs {tuple(target.shape)}"
+        )
+    cross = target @ source.transpose(-1, -2)
+    if mask is not None:
+        cross = cross * mask
+    return polar_factor(cross, special=special, eps=eps)
+
+
+def least_squares_map(source, target, ridge=1e-4):
+    """Unconstrained linear transition M* = argmin ‖M Â − B̂‖ (the NFT baseline).
+
+    Solved per example by ridge-regularised normal equations,
+    M* = B̂Âᵀ (ÂÂᵀ + ridge·I)⁻¹, differentiable in both latents.
+    """
+    k = source.shape[-2]
+    gram = source @ source.transpose(-1, -2)
+    eye = torch.eye(k, dtype=source.dtype, device=source.device)
+    cross = target @ source.transpose(-1, -2)
+    # Solve M G = C for M, i.e. G M^T = C^T (G symmetric).
+    return torch.linalg.solve(gram + ridge * eye, cross.transpose(-1, -2)).transpose(-1, -2)

@@ -1,0 +1,579 @@
+"""NeuralIsometryTransformer: learn an equivariant latent space from related views."""
+
+import copy
+import numbers
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+from torch import nn
+
+from .core.model import NeuralIsometryModel
+from .core.operator import project
+from .nn.conv import ConvDecoder, ConvEncoder, check_grid_divisible
+from .nn.init import build_module
+from .training import TrainedModuleMixin
+from .utils import flatten_samples, torch_generator
+
+__all__ = ["NeuralIsometryTransformer", "DEFAULT_N_COMPONENTS"]
+
+DEFAULT_N_COMPONENTS = 32
+
+
+def _is_positive_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0
+
+
+class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstimator):
+    """Neural Isometries: an autoencoder whose latent symmetries are isometries.
+
+    Pairs (or triplets) of observations related by an unknown transformation T are
+    encoded onto a latent grid.  A learned operator Ω = ΦΛΦᵀM (mass M,
+    eigenfunctions Φ, eigenvalues Λ) is trained jointly, and between the two
+    latents an isometry τ — orthogonal and commuting with Λ — is solved in Ω's
+    eigenbasis by masked Procrustes.  The losses ask that τ carries one latent to
+    the other (equivariance), that decoding the carried latent gives the other
+    view (reconstruction), and that Λ has few, sharp multiplicities.  After
+    fitting, the eigenspace latents Ê(x) = ΦᵀM E(x) transform under T by an
+    orthogonal matrix, which O(K)-equivariant heads such as
+    :class:`~skniso.EquivariantClassifier` can exploit.
+
+    Parameters
+    ----------
+    encoder : {"conv", "identity"} or torch.nn.Module, default="conv"
+        ``"conv"``: the reference ResNet encoder/decoder for 1-, 2- or 3-D grids.
+        ``"identity"``: the observation itself is the latent (its trailing axes
+        are the latent grid, its channels the latent channels), as in the paper's
+        toric Laplacian experiment.  A module maps (B, C_in, *spatial) to
+        (B, C, *grid) and needs ``decoder``; it is deep-copied at each fit.
+    decoder : torch.nn.Module or None, default=None
+        Only with a user encoder: maps (B, C, *grid) back to observations.
+    channels : tuple of int, default=(16, 32)
+        Conv encoder widths per resolution level (reference: (64, 128)).
+    blocks_per_level : tuple of int, default=(1, 1)
+        Residual blocks per level (reference: (3, 3)).
+    latent_channels : int, default=16
+        C, the channels of the latent grid (reference homNIST: 32).
+    n_components : int, default=32
+        K, the operator rank: how many eigenfunctions span the latent space.
+    alpha : float, default=0.5
+        Weight of the equivariance loss L_E.
+    beta : float, default=0.1
+        Weight of the multiplicity loss L_M.
+    mask : {"fuzzy", "hard"}, default="fuzzy"
+        ``"fuzzy"``: P_ij = exp(-|λ_i - λ_j| / mask_temperature) (the reference);
+        ``"hard"``: exact multiplicities only.
+    mask_temperature : float, default=1.0
+    group : {"SO", "O"}, default="SO"
+        τ ∈ SO(K) (the reference's determinant fix) or O(K).
+    regime : {"auto", "pairwise", "triplet"}, default="auto"
+        ``"auto"`` follows the data: 2 views per sample is pairwise, 3 triplet.
+        With ``pair_transform``, ``"triplet"`` applies the same draw twice.
+    spectral_dropout : float, default=0.0
+        Probability of truncating a decoded latent's spectrum (paper §3).
+    clustered_init : bool, default=False
+        Initialise eigenvalues as λ² with λ ~ N(0, 1) instead of cumsum(λ²).
+    pair_transform : callable or None, default=None
+        If given, ``fit`` takes single observations and every step draws the
+        related view(s) as ``pair_transform(x, generator=g)`` for a batch tensor x
+        and a CPU ``torch.Generator`` g, e.g. :class:`skniso.datasets.RandomHomography`.
+        It must be picklable to pickle the estimator.
+    input_shape : tuple of int or None, default=None
+        Shape (C, *spatial) of one observation, used to un-flatten 2-D input.
+        None: multi-dimensional input carries its shape; a 2-D row is read as
+        the views of a single-channel 1-D signal, concatenated.
+    flatten : bool, default=True
+        ``transform`` returns (n, K·C), row-major over (K, C); False keeps (n, K, C).
+    max_steps : int, default=2000
+        Optimiser steps.
+    batch_size : int, default=16
+        Pairs per step.
+    lr : float, default=5e-4
+        Peak AdamW learning rate.
+    weight_decay : float, default=1e-4
+    warmup_steps : int, default=200
+        Linear warmup, followed by a cosine decay to lr/10 at ``max_steps``.
+    device : str, default="auto"
+        "auto" uses CUDA when available; resolved into ``device_`` at fit time.
+    random_state : int, RandomState instance or None, default=None
+        Seeds a local torch generator for initialisation, batches, view draws and
+        dropout; torch's global RNG is never touched.
+    verbose : int, default=0
+        Print progress to stderr when > 0.
+
+    Attributes
+    ----------
+    model_ : NeuralIsometryModel
+        The fitted encoder, operator and decoder (eval mode).
+    encoder_, decoder_ : torch.nn.Module
+    mass_ : ndarray of shape (N,)
+    eigenfunctions_ : ndarray of shape (N, K)
+    eigenvalues_ : ndarray of shape (K,)
+    latent_grid_ : tuple of int
+    latent_shape_ : tuple of int
+        (K, C): the shape of one sample's eigenspace latent.
+    observation_shape_ : tuple of int
+        (C_in, *spatial) of one observation.
+    n_views_ : int
+        Views per training sample (1 when views were drawn by ``pair_transform``).
+    history_ : list of dict
+        Per-step losses, learning rate and elapsed time.
+    device_ : torch.device
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when fitted on a DataFrame.
+
+    Notes
+    -----
+    ``transform`` accepts single observations or samples of several views; for
+    the latter it encodes the *first* view.  In
+    ``Pipeline([("niso", NeuralIsometryTransformer()), ("clf", EquivariantClassifier())])``
+    the classifier is therefore fitted on the latents of ψ (for homNIST pairs, the
+    clean digits, as in the paper's protocol) and predicts on single observations.
+    """
+
+    _module_attributes = ("model_",)
+
+    def __init__(
+        self,
+        encoder="conv",
+        decoder=None,
+        *,
+        channels=(16, 32),
+        blocks_per_level=(1, 1),
+        latent_channels=16,
+        n_components=DEFAULT_N_COMPONENTS,
+        alpha=0.5,
+        beta=0.1,
+        mask="fuzzy",
+        mask_temperature=1.0,
+        group="SO",
+        regime="auto",
+        spectral_dropout=0.0,
+        clustered_init=False,
+        pair_transform=None,
+        input_shape=None,
+        flatten=True,
+        max_steps=2000,
+        batch_size=16,
+        lr=5e-4,
+        weight_decay=1e-4,
+        warmup_steps=200,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.encoder = encoder
+        self.decoder = decoder
+        self.channels = channels
+        self.blocks_per_level = blocks_per_level
+        self.latent_channels = latent_channels
+        self.n_components = n_components
+        self.alpha = alpha
+        self.beta = beta
+        self.mask = mask
+        self.mask_temperature = mask_temperature
+        self.group = group
+        self.regime = regime
+        self.spectral_dropout = spectral_dropout
+        self.clustered_init = clustered_init
+        self.pair_transform = pair_transform
+        self.input_shape = input_shape
+        self.flatten = flatten
+        self.max_steps = max_steps
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.warmup_steps = warmup_steps
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.target_tags.required = False
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+    # -- parameter and input checks -------------------------------------------
+    def _check_params(self):
+        self._check_training_params()
+        if not (isinstance(self.encoder, nn.Module) or self.encoder in ("conv", "identity")):
+            raise ValueError(
+                f"encoder must be 'conv', 'identity' or a torch.nn.Module, got {self.encoder!r}"
+            )
+        if isinstance(self.encoder, nn.Module) != isinstance(self.decoder, nn.Module):
+            raise ValueError(
+                "a user encoder needs a user decoder (both torch.nn.Module); "
+                f"got encoder={type(self.encoder).__name__}, decoder={type(self.decoder).__name__}"
+            )
+        if not _is_positive_int(self.n_components):
+            raise ValueError(f"n_components must be a positive integer, got {self.n_components!r}")
+        if self.encoder == "conv":
+            channels = tuple(self.channels)
+            blocks = tuple(self.blocks_per_level)
+            if not channels or len(channels) != len(blocks) or not all(
+                _is_positive_int(c) for c in channels + blocks
+            ):
+                raise ValueError(
+                    "channels and blocks_per_level must be equally long tuples of positive "
+                    f"integers, got {self.channels!r} and {self.blocks_per_level!r}"
+                )
+            if not _is_positive_int(self.latent_channels):
+                raise ValueError(
+                    f"latent_channels must be a positive integer, got {self.latent_channels!r}"
+                )
+        for name in ("alpha", "beta", "mask_temperature"):
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Real) or not value >= 0:
+                raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+        if not self.mask_temperature > 0:
+            raise ValueError(f"mask_temperature must be > 0, got {self.mask_temperature!r}")
+        if self.mask not in ("fuzzy", "hard"):
+            raise ValueError(f"mask must be 'fuzzy' or 'hard', got {self.mask!r}")
+        if self.group not in ("SO", "O"):
+            raise ValueError(f"group must be 'SO' or 'O', got {self.group!r}")
+        if self.regime not in ("auto", "pairwise", "triplet"):
+            raise ValueError(f"regime must be 'auto', 'pairwise' or 'triplet', got {self.regime!r}")
+        if not isinstance(self.spectral_dropout, numbers.Real) or not 0 <= self.spectral_dropout <= 1:
+            raise ValueError(f"spectral_dropout must be in [0, 1], got {self.spectral_dropout!r}")
+        if self.pair_transform is not None and not callable(self.pair_transform):
+            raise TypeError(f"pair_transform must be callable, got {self.pair_transform!r}")
+
+    def _fit_layout(self, X):
+        """Validate ``X`` and return it as (n, views, C, *spatial) plus its layout."""
+        X, shape = flatten_samples(X)
+        views_from_data = self.pair_transform is None
+        X = validate_data(self, X, dtype=np.float32, ensure_min_features=1)
+        n_samples, n_features = X.shape
+
+        if self.input_shape is not None:
+            obs_shape = tuple(int(s) for s in self.input_shape)
+            if len(obs_shape) < 2 or not all(s > 0 for s in obs_shape):
+                raise ValueError(
+                    f"input_shape must be (channels, *spatial) with positive sizes, got {self.input_shape!r}"
+                )
+            size = int(np.prod(obs_shape))
+            n_views, rest = divmod(n_features, size)
+            if rest or n_views < 1:
+                raise ValueError(
+                    f"X has {n_features} features per sample, not a multiple of "
+                    f"prod(input_shape={obs_shape}) = {size}"
+                )
+        elif len(shape) > 2:
+            if views_from_data:
+                if len(shape) < 4:
+                    raise ValueError(
+                        f"X of shape {shape} is not (n_samples, n_views, channels, *spatial); "
+                        "give single observations together with pair_transform, or set input_shape"
+                    )
+                n_views, obs_shape = shape[1], shape[2:]
+            else:
+                n_views, obs_shape = 1, shape[1:]
+        else:
+            n_views = 1 if not views_from_data else (3 if self.regime == "triplet" else 2)
+            if n_features % n_views:
+                raise ValueError(
+                    f"X has {n_features} feature(s); a 2-D row holds {n_views} views of a "
+                    f"1-D signal side by side, so the number of features must be a multiple "
+                    f"of {n_views}. Set input_shape to describe another layout."
+                )
+            obs_shape = (1, n_features // n_views)
+        if len(obs_shape) > 4:
+            raise ValueError(f"observations may have 1 to 3 spatial axes, got shape {obs_shape}")
+
+        expected = {"pairwise": 2, "triplet": 3}.get(self.regime)
+        if views_from_data:
+            if n_views not in (2, 3):
+                raise ValueError(
+                    f"X holds {n_views} view(s) per sample; NIso needs pairs (2) or triplets (3), "
+                    "or single observations with pair_transform"
+                )
+            if expected is not None and n_views != expected:
+                raise ValueError(f"regime={self.regime!r} needs {expected} views per sample, X has {n_views}")
+        elif n_views != 1:
+            raise ValueError(
+                f"with pair_transform, X must hold single observations, got {n_views} views per sample"
+            )
+        return X.reshape(n_samples, n_views, *obs_shape), n_views, tuple(obs_shape)
+
+    # -- building -------------------------------------------------------------
+    def _build_model(self, obs_shape, generator, device):
+        in_channels, spatial = obs_shape[0], obs_shape[1:]
+        k = self.n_components
+        if self.encoder == "identity":
+            latent_grid = spatial
+
+            def factory():
+                return NeuralIsometryModel(nn.Identity(), nn.Identity(), latent_grid, k, self.clustered_init)
+
+            self._check_rank(k, latent_grid)
+            return build_module(factory, generator, device)
+        if self.encoder == "conv":
+            channels, blocks = tuple(self.channels), tuple(self.blocks_per_level)
+            factor = 2 ** (len(channels) - 1)
+            check_grid_divisible(spatial, factor)
+            latent_grid = tuple(s // factor for s in spatial)
+            self._check_rank(k, latent_grid)
+            dims = len(spatial)
+
+            def factory():
+                encoder = ConvEncoder(in_channels, self.latent_channels, channels, blocks, spatial_dims=dims)
+                decoder = ConvDecoder(self.latent_channels, in_channels, channels, blocks, spatial_dims=dims)
+                return NeuralIsometryModel(encoder, decoder, latent_grid, k, self.clustered_init)
+
+            return build_module(factory, generator, device)
+        # User modules keep their own initialisation; only the operator is seeded here.
+        encoder = copy.deepcopy(self.encoder).to(device)
+        decoder = copy.deepcopy(self.decoder).to(device)
+        with torch.no_grad():
+            probe = encoder(torch.zeros((1, *obs_shape), device=device))
+        latent_grid = tuple(probe.shape[2:])
+        self._check_rank(k, latent_grid)
+        model = NeuralIsometryModel.__new__(NeuralIsometryModel)
+        nn.Module.__init__(model)
+        operator = build_module(
+            lambda: NeuralIsometryModel(nn.Identity(), nn.Identity(), latent_grid, k, self.clustered_init),
+            generator,
+            device,
+        ).operator
+        model.encoder, model.decoder, model.latent_grid, model.operator = encoder, decoder, latent_grid, operator
+        return model
+
+    @staticmethod
+    def _check_rank(k, latent_grid):
+        n_points = int(np.prod(latent_grid))
+        if k > n_points:
+            raise ValueError(
+                f"n_components={k} exceeds the latent grid's {n_points} points "
+                f"(grid {tuple(latent_grid)}); lower n_components"
+            )
+
+    # -- fitting --------------------------------------------------------------
+    def fit(self, X, y=None):
+        """Fit the autoencoder, operator and isometries on related views.
+
+        Parameters
+        ----------
+        X : array-like
+            (n, 2, C, *spatial) pairs or (n, 3, C, *spatial) triplets; with
+            ``pair_transform``, single observations (n, C, *spatial).  2-D input
+            (n, features) is un-flattened by ``input_shape`` (see its description).
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        with self._atomic_fit():
+            self._check_params()
+            X_shape = tuple(X.shape) if hasattr(X, "shape") else np.asarray(X).shape
+            data, n_views, obs_shape = self._fit_layout(X)
+            self._flat_input = len(X_shape) == 2 and self.input_shape is None
+            device = self._fit_device()
+            generator = torch_generator(self.random_state)
+            model = self._build_model(obs_shape, generator, device)
+            history = self._train(model, torch.from_numpy(data), data.shape[0], generator)
+            self._set_fitted(model, history, n_views, obs_shape, device)
+        return self
+
+    def _set_fitted(self, model, history, n_views, obs_shape, device):
+        self.model_ = model
+        with torch.no_grad():
+            mass, phi, lam = model.operator()
+        self.mass_ = mass.detach().cpu().numpy()
+        self.eigenfunctions_ = phi.detach().cpu().numpy()
+        self.eigenvalues_ = lam.detach().cpu().numpy()
+        self.latent_grid_ = model.latent_grid
+        self.observation_shape_ = obs_shape
+        self.n_views_ = n_views
+        self.history_ = history
+        self.device_ = device
+        with torch.no_grad():
+            probe = model.encode(torch.zeros((1, *obs_shape), device=device))
+        self.latent_shape_ = (self.n_components, int(probe.shape[2]))
+
+    # Views into model_, not attributes of their own: a second reference would
+    # escape the move to CPU in __getstate__ and pin CUDA tensors in pickles.
+    @property
+    def encoder_(self):
+        """The fitted encoder (a view into ``model_``)."""
+        return self.model_.encoder
+
+    @property
+    def decoder_(self):
+        """The fitted decoder (a view into ``model_``)."""
+        return self.model_.decoder
+
+    def _views(self, batch, generator):
+        """The list of related views for one training batch."""
+        if self.pair_transform is None:
+            return list(batch.unbind(1))
+        first = batch[:, 0]
+        n_views = 3 if self.regime == "triplet" else 2
+        views = [first]
+        state = generator.get_state()
+        for _ in range(n_views - 1):
+            # Re-use the same random draw so that T²ψ applies the same T twice.
+            generator.set_state(state)
+            views.append(self.pair_transform(views[-1], generator=generator))
+        return views
+
+    def _training_step(self, model, indices, data, generator):
+        device = next(model.operator.parameters()).device
+        batch = data[indices].to(device, non_blocking=True)
+        views = self._views(batch, generator)
+        return model.losses(
+            views,
+            alpha=self.alpha,
+            beta=self.beta,
+            mask=self.mask,
+            mask_temperature=self.mask_temperature,
+            special=self.group == "SO",
+            dropout=self.spectral_dropout,
+            generator=generator,
+        )
+
+    # -- inference ------------------------------------------------------------
+    def _inference_views(self, X):
+        """Validate ``X`` at inference; return (n, views, C, *spatial) float32."""
+        check_is_fitted(self)
+        obs_size = int(np.prod(self.observation_shape_))
+        X, shape = flatten_samples(X)
+        n_features = int(np.prod(shape[1:]))
+        if n_features == self.n_features_in_:
+            X = validate_data(self, X, dtype=np.float32, reset=False)
+        else:
+            from sklearn.utils import check_array
+
+            X = check_array(X, dtype=np.float32)
+        n_views, rest = divmod(X.shape[1], obs_size)
+        accepted = {obs_size, self.n_features_in_, 2 * obs_size, 3 * obs_size}
+        if rest or n_views < 1 or X.shape[1] not in accepted:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input (or {obs_size} for single "
+                f"observations of shape {self.observation_shape_})"
+            )
+        return X.reshape(X.shape[0], n_views, *self.observation_shape_)
+
+    def _batched(self, arrays, fn, batch_size=256):
+        """Apply ``fn`` to torch batches of ``arrays`` without gradients; concatenate."""
+        outputs = []
+        n = arrays[0].shape[0]
+        with torch.no_grad():
+            for start in range(0, n, batch_size):
+                batch = [torch.from_numpy(np.ascontiguousarray(a[start:start + batch_size])).to(self.device_)
+                         for a in arrays]
+                outputs.append(fn(*batch).cpu())
+        return torch.cat(outputs) if outputs else torch.empty(0)
+
+    def _spectrum(self):
+        return self.model_.operator()
+
+    def transform(self, X):
+        """Eigenspace latents Ê(x) = ΦᵀM E(x) of single observations or first views.
+
+        Parameters
+        ----------
+        X : array-like
+            Single observations (n, C, *spatial), or samples of several views
+            (n, V, C, *spatial) of which the first view is encoded; 2-D input as in
+            ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n, K·C), or (n, K, C) if ``flatten=False``
+            float32; flattened row-major over (K, C).
+        """
+        views = self._inference_views(X)
+        self.model_.eval()
+        with torch.no_grad():
+            spectrum = self._spectrum()
+        coeffs = self._batched([views[:, 0]], lambda x: self.model_.to_eigenspace(x, spectrum))
+        coeffs = coeffs.numpy().astype(np.float32, copy=False)
+        return coeffs.reshape(coeffs.shape[0], -1) if self.flatten else coeffs
+
+    def inverse_transform(self, X):
+        """Decode eigenspace latents back to observations: D(Φ e).
+
+        Parameters
+        ----------
+        X : array-like of shape (n, K·C) or (n, K, C)
+
+        Returns
+        -------
+        ndarray
+            (n, C_in, *spatial); 2-D (n, features of one observation) if the model
+            was fitted on 2-D input without ``input_shape``.
+        """
+        check_is_fitted(self)
+        X = np.asarray(X, dtype=np.float32)
+        k = self.n_components
+        if X.ndim == 2 and X.shape[1] % k == 0:
+            X = X.reshape(X.shape[0], k, -1)
+        c = self.latent_shape_[1]
+        if X.ndim != 3 or X.shape[1:] != (k, c):
+            raise ValueError(
+                f"expected latents of shape (n, {k * c}) or (n, {k}, {c}), got {np.shape(X)}"
+            )
+        with torch.no_grad():
+            spectrum = self._spectrum()
+        decoded = self._batched([X], lambda e: self.model_.from_eigenspace(e, spectrum)).numpy()
+        if self._flat_input:
+            return decoded.reshape(decoded.shape[0], -1)
+        return decoded
+
+    def isometries(self, X):
+        """The isometry τ between the first two views of each sample.
+
+        Returns
+        -------
+        ndarray of shape (n, K, K)
+            ``tau[i] @ Ê(view0) ≈ Ê(view1)``.
+        """
+        tau, _, _ = self._pairwise(X)
+        return tau.numpy()
+
+    def _pairwise(self, X):
+        from .core.procrustes import eigenvalue_mask, solve_isometry
+
+        views = self._inference_views(X)
+        if views.shape[1] < 2:
+            if self.pair_transform is None:
+                raise ValueError("X holds single observations: pairs of views are needed here")
+            generator = torch_generator(0 if self.random_state is None else self.random_state)
+            first = torch.from_numpy(views[:, 0])
+            second = self.pair_transform(first, generator=generator).numpy()
+            views = np.stack([views[:, 0], second], axis=1)
+        with torch.no_grad():
+            spectrum = self._spectrum()
+            mask = eigenvalue_mask(spectrum[2], self.mask, self.mask_temperature)
+
+        def solve(x0, x1):
+            a = self.model_.to_eigenspace(x0, spectrum)
+            b = self.model_.to_eigenspace(x1, spectrum)
+            tau = solve_isometry(a, b, mask, special=self.group == "SO")
+            return torch.cat([tau, a, b], dim=-1)
+
+        out = self._batched([views[:, 0], views[:, 1]], solve)
+        k = self.n_components
+        return out[..., :k], out[..., k:k + (out.shape[-1] - k) // 2], out[..., k + (out.shape[-1] - k) // 2:]
+
+    def equivariance_error(self, X):
+        """Relative equivariance error ‖τÂ − B̂‖_F / ‖B̂‖_F per sample (first two views)."""
+        tau, a, b = self._pairwise(X)
+        residual = (tau @ a - b).flatten(1).norm(dim=1)
+        return (residual / b.flatten(1).norm(dim=1).clamp_min(1e-12)).numpy()
+
+    def score(self, X, y=None):
+        """Negative mean relative equivariance error on held-out pairs (higher is better)."""
+        return -float(np.mean(self.equivariance_error(X)))
+
+    def get_feature_names_out(self, input_features=None):
+        """Names ``k{i}_c{j}`` of the flattened eigenspace latents."""
+        check_is_fitted(self)
+        k, c = self.latent_shape_
+        return np.asarray([f"k{i}_c{j}" for i in range(k) for j in range(c)], dtype=object)

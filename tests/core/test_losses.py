@@ -1,0 +1,44 @@
+import torch
+
+from skniso.core.losses import equivariance_loss, multiplicity_loss, spectral_dropout
+from skniso.core.procrustes import eigenvalue_mask
+
+
+def test_equivariance_loss_zero_for_exact_isometry_and_symmetric():
+    g = torch.Generator().manual_seed(0)
+    q, _ = torch.linalg.qr(torch.randn(5, 5, generator=g, dtype=torch.float64))
+    a = torch.randn(3, 5, 4, generator=g, dtype=torch.float64)
+    assert equivariance_loss(q, a, q @ a) < 1e-12
+    b = torch.randn(3, 5, 4, generator=g, dtype=torch.float64)
+    manual = (q @ a - b).abs().mean() + (q.T @ b - a).abs().mean()
+    assert torch.allclose(equivariance_loss(q, a, b), manual)
+
+
+def test_multiplicity_loss_matches_laplacian_frobenius_norm():
+    lam = torch.tensor([0.0, 0.0, 2.0, 5.0], dtype=torch.float64)
+    p = eigenvalue_mask(lam)
+    laplacian = torch.diag(p.sum(1)) - p
+    expected = laplacian.norm() / 4
+    assert torch.allclose(multiplicity_loss(p), expected, atol=1e-7)
+    # Separated eigenvalues give a smaller loss than clustered ones.
+    spread = eigenvalue_mask(torch.tensor([0.0, 10.0, 20.0, 30.0], dtype=torch.float64))
+    assert multiplicity_loss(spread) < multiplicity_loss(p)
+
+
+def test_spectral_dropout_truncates_high_frequencies_only():
+    g = torch.Generator().manual_seed(1)
+    x = torch.ones(200, 6, 2)
+    out = spectral_dropout(x, 0.5, g)
+    kept = out[:, :, 0]
+    # Each example keeps a prefix of its spectrum and drops a suffix.
+    assert (kept[:, 0] == 1).all()
+    assert (kept[:, 1:] <= kept[:, :-1]).all()
+    dropped = (kept == 0).any(1).float().mean()
+    assert 0.25 < dropped < 0.6  # p = 0.5, minus the draws with k = K-1
+    assert torch.equal(spectral_dropout(x, 0.0, g), x)
+    # Seeded: same generator state, same mask; the global RNG is not used.
+    state = torch.random.get_rng_state()
+    a = spectral_dropout(x, 0.5, torch.Generator().manual_seed(9))
+    b = spectral_dropout(x, 0.5, torch.Generator().manual_seed(9))
+    assert torch.equal(a, b)
+    assert torch.equal(state, torch.random.get_rng_state())
