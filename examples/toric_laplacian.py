@@ -35,7 +35,6 @@ import numpy as np
 import torch
 
 from skniso import NeuralIsometryTransformer
-from skniso.core import eigenvalue_mask, solve_isometry
 from skniso.datasets import CircularShift, make_circular_shifts
 from skniso.metrics import (
     block_energy,
@@ -61,29 +60,6 @@ TORIC_PARAMS = dict(
 )
 
 
-def heldout_isometries(estimator, pairs):
-    """τ and the eigenspace latents for explicit pairs (n, 2, C, h, w).
-
-    Solved as in training: masked Procrustes with the model's own fuzzy mask.
-    """
-    flat = estimator.get_params()["flatten"]
-    estimator.set_params(flatten=False)
-    try:
-        source = estimator.transform(np.ascontiguousarray(pairs[:, 0]))
-        target = estimator.transform(np.ascontiguousarray(pairs[:, 1]))
-    finally:
-        estimator.set_params(flatten=flat)
-    eigenvalues = torch.as_tensor(estimator.eigenvalues_, dtype=torch.float64)
-    mask = eigenvalue_mask(eigenvalues, estimator.mask, estimator.mask_temperature)
-    tau = solve_isometry(
-        torch.as_tensor(source, dtype=torch.float64),
-        torch.as_tensor(target, dtype=torch.float64),
-        mask,
-        special=estimator.group == "SO",
-    )
-    return tau.numpy(), source, target
-
-
 def dominant_frequencies(eigenfunctions, grid_shape):
     """For each eigenfunction, the frequency pair ±(fy, fx) holding most of its energy."""
     out = []
@@ -105,7 +81,7 @@ def toric_criteria(estimator, heldout_pairs, random_state=0):
     rng = np.random.default_rng(random_state)
     random_basis, _ = np.linalg.qr(rng.standard_normal((int(np.prod(grid)), k)))
     blocks = eigenvalue_blocks(estimator.eigenvalues_)
-    tau, source, target = heldout_isometries(estimator, heldout_pairs)
+    tau, source, target = estimator.isometries(heldout_pairs, return_latents=True)
     # A Haar-random orthogonal τ as a reference for block_energy.
     q, r = np.linalg.qr(rng.standard_normal((len(tau), k, k)))
     random_tau = q * np.sign(np.diagonal(r, axis1=-2, axis2=-1))[:, None, :]

@@ -6,11 +6,14 @@ import numbers
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
 from .core.model import NeuralIsometryModel
-from .core.operator import project
+from .core.operator import SpectralOperator
+from .core.procrustes import eigenvalue_mask, solve_isometry
+from .metrics import equivariance_error
 from .nn.conv import ConvDecoder, ConvEncoder, check_grid_divisible
 from .nn.init import build_module
 from .training import TrainedModuleMixin
@@ -302,45 +305,46 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
     # -- building -------------------------------------------------------------
     def _build_model(self, obs_shape, generator, device):
         in_channels, spatial = obs_shape[0], obs_shape[1:]
-        k = self.n_components
+        k, clustered = self.n_components, self.clustered_init
+        if isinstance(self.encoder, nn.Module):
+            # User modules keep their own initialisation; only the operator is seeded.
+            encoder = copy.deepcopy(self.encoder).to(device)
+            decoder = copy.deepcopy(self.decoder).to(device)
+            with torch.no_grad():
+                probe = encoder(torch.zeros((1, *obs_shape), device=device))
+            latent_grid = tuple(probe.shape[2:])
+            self._check_rank(k, latent_grid)
+            operator = build_module(
+                lambda: SpectralOperator(int(np.prod(latent_grid)), k, clustered), generator, device
+            )
+            return NeuralIsometryModel(encoder, decoder, latent_grid, operator)
+
         if self.encoder == "identity":
             latent_grid = spatial
 
-            def factory():
-                return NeuralIsometryModel(nn.Identity(), nn.Identity(), latent_grid, k, self.clustered_init)
+            def codecs():
+                return nn.Identity(), nn.Identity()
 
-            self._check_rank(k, latent_grid)
-            return build_module(factory, generator, device)
-        if self.encoder == "conv":
+        else:
             channels, blocks = tuple(self.channels), tuple(self.blocks_per_level)
             factor = 2 ** (len(channels) - 1)
             check_grid_divisible(spatial, factor)
             latent_grid = tuple(s // factor for s in spatial)
-            self._check_rank(k, latent_grid)
-            dims = len(spatial)
+            dims, latent = len(spatial), self.latent_channels
 
-            def factory():
-                encoder = ConvEncoder(in_channels, self.latent_channels, channels, blocks, spatial_dims=dims)
-                decoder = ConvDecoder(self.latent_channels, in_channels, channels, blocks, spatial_dims=dims)
-                return NeuralIsometryModel(encoder, decoder, latent_grid, k, self.clustered_init)
+            def codecs():
+                return (
+                    ConvEncoder(in_channels, latent, channels, blocks, spatial_dims=dims),
+                    ConvDecoder(latent, in_channels, channels, blocks, spatial_dims=dims),
+                )
 
-            return build_module(factory, generator, device)
-        # User modules keep their own initialisation; only the operator is seeded here.
-        encoder = copy.deepcopy(self.encoder).to(device)
-        decoder = copy.deepcopy(self.decoder).to(device)
-        with torch.no_grad():
-            probe = encoder(torch.zeros((1, *obs_shape), device=device))
-        latent_grid = tuple(probe.shape[2:])
         self._check_rank(k, latent_grid)
-        model = NeuralIsometryModel.__new__(NeuralIsometryModel)
-        nn.Module.__init__(model)
-        operator = build_module(
-            lambda: NeuralIsometryModel(nn.Identity(), nn.Identity(), latent_grid, k, self.clustered_init),
-            generator,
-            device,
-        ).operator
-        model.encoder, model.decoder, model.latent_grid, model.operator = encoder, decoder, latent_grid, operator
-        return model
+
+        def factory():
+            operator = SpectralOperator(int(np.prod(latent_grid)), k, clustered)
+            return NeuralIsometryModel(*codecs(), latent_grid, operator)
+
+        return build_module(factory, generator, device)
 
     @staticmethod
     def _check_rank(k, latent_grid):
@@ -446,8 +450,6 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         if n_features == self.n_features_in_:
             X = validate_data(self, X, dtype=np.float32, reset=False)
         else:
-            from sklearn.utils import check_array
-
             X = check_array(X, dtype=np.float32)
         n_views, rest = divmod(X.shape[1], obs_size)
         accepted = {obs_size, self.n_features_in_, 2 * obs_size, 3 * obs_size}
@@ -460,15 +462,22 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         return X.reshape(X.shape[0], n_views, *self.observation_shape_)
 
     def _batched(self, arrays, fn, batch_size=256):
-        """Apply ``fn`` to torch batches of ``arrays`` without gradients; concatenate."""
-        outputs = []
-        n = arrays[0].shape[0]
+        """Apply ``fn`` to torch batches of ``arrays`` without gradients.
+
+        ``fn`` returns a tensor or a tuple of tensors; the batches are
+        concatenated into numpy arrays (a tuple of them for a tuple).
+        """
+        chunks = []
         with torch.no_grad():
-            for start in range(0, n, batch_size):
-                batch = [torch.from_numpy(np.ascontiguousarray(a[start:start + batch_size])).to(self.device_)
-                         for a in arrays]
-                outputs.append(fn(*batch).cpu())
-        return torch.cat(outputs) if outputs else torch.empty(0)
+            for start in range(0, arrays[0].shape[0], batch_size):
+                batch = [
+                    torch.from_numpy(np.ascontiguousarray(a[start:start + batch_size])).to(self.device_)
+                    for a in arrays
+                ]
+                out = fn(*batch)
+                chunks.append(tuple(o.cpu() for o in out) if isinstance(out, tuple) else (out.cpu(),))
+        results = tuple(torch.cat(parts).numpy() for parts in zip(*chunks))
+        return results if len(results) > 1 else results[0]
 
     def _spectrum(self):
         return self.model_.operator()
@@ -493,7 +502,7 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         with torch.no_grad():
             spectrum = self._spectrum()
         coeffs = self._batched([views[:, 0]], lambda x: self.model_.to_eigenspace(x, spectrum))
-        coeffs = coeffs.numpy().astype(np.float32, copy=False)
+        coeffs = coeffs.astype(np.float32, copy=False)
         return coeffs.reshape(coeffs.shape[0], -1) if self.flatten else coeffs
 
     def inverse_transform(self, X):
@@ -521,25 +530,37 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
             )
         with torch.no_grad():
             spectrum = self._spectrum()
-        decoded = self._batched([X], lambda e: self.model_.from_eigenspace(e, spectrum)).numpy()
+        decoded = self._batched([X], lambda e: self.model_.from_eigenspace(e, spectrum))
         if self._flat_input:
             return decoded.reshape(decoded.shape[0], -1)
         return decoded
 
-    def isometries(self, X):
+    def isometries(self, X, return_latents=False):
         """The isometry τ between the first two views of each sample.
+
+        τ is solved as in training: masked Procrustes in the operator's eigenbasis.
+
+        Parameters
+        ----------
+        X : array-like
+            Pairs (n, 2, C, *spatial) (or more views; the first two are used), or
+            single observations when the model has a ``pair_transform``, which
+            then draws the second view (seeded by ``random_state``).
+        return_latents : bool, default=False
+            Also return the eigenspace latents Â and B̂ of the two views.
 
         Returns
         -------
-        ndarray of shape (n, K, K)
-            ``tau[i] @ Ê(view0) ≈ Ê(view1)``.
+        tau : ndarray of shape (n, K, K)
+            ``tau[i] @ Â[i] ≈ B̂[i]``.
+        source, target : ndarray of shape (n, K, C)
+            Only with ``return_latents=True``.
         """
-        tau, _, _ = self._pairwise(X)
-        return tau.numpy()
+        tau, source, target = self._pairwise(X)
+        return (tau, source, target) if return_latents else tau
 
     def _pairwise(self, X):
-        from .core.procrustes import eigenvalue_mask, solve_isometry
-
+        """τ, Â and B̂ (numpy) for the first two views of each sample."""
         views = self._inference_views(X)
         if views.shape[1] < 2:
             if self.pair_transform is None:
@@ -555,18 +576,13 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         def solve(x0, x1):
             a = self.model_.to_eigenspace(x0, spectrum)
             b = self.model_.to_eigenspace(x1, spectrum)
-            tau = solve_isometry(a, b, mask, special=self.group == "SO")
-            return torch.cat([tau, a, b], dim=-1)
+            return solve_isometry(a, b, mask, special=self.group == "SO"), a, b
 
-        out = self._batched([views[:, 0], views[:, 1]], solve)
-        k = self.n_components
-        return out[..., :k], out[..., k:k + (out.shape[-1] - k) // 2], out[..., k + (out.shape[-1] - k) // 2:]
+        return self._batched([views[:, 0], views[:, 1]], solve)
 
     def equivariance_error(self, X):
         """Relative equivariance error ‖τÂ − B̂‖_F / ‖B̂‖_F per sample (first two views)."""
-        tau, a, b = self._pairwise(X)
-        residual = (tau @ a - b).flatten(1).norm(dim=1)
-        return (residual / b.flatten(1).norm(dim=1).clamp_min(1e-12)).numpy()
+        return equivariance_error(*self._pairwise(X))
 
     def score(self, X, y=None):
         """Negative mean relative equivariance error on held-out pairs (higher is better)."""

@@ -30,10 +30,8 @@ loss (β = 0: the spectrum collapses into a single block).
 
 import numpy as np
 import pytest
-import torch
 
 from skniso import NeuralIsometryTransformer
-from skniso.core import eigenvalue_mask, solve_isometry
 from skniso.datasets import CircularShift, make_circular_shifts
 from skniso.metrics import (
     block_energy,
@@ -74,25 +72,12 @@ def _fit(seed=SEED, **overrides):
     return model.fit(train), heldout
 
 
-def _heldout_isometries(model, pairs):
-    model.set_params(flatten=False)
-    source = model.transform(np.ascontiguousarray(pairs[:, 0]))
-    target = model.transform(np.ascontiguousarray(pairs[:, 1]))
-    mask = eigenvalue_mask(
-        torch.as_tensor(model.eigenvalues_, dtype=torch.float64), model.mask, model.mask_temperature
-    )
-    tau = solve_isometry(
-        torch.as_tensor(source, dtype=torch.float64), torch.as_tensor(target, dtype=torch.float64), mask
-    ).numpy()
-    return tau, source, target
-
-
 def toric_report(model, heldout):
     """Every quantity of the criterion for a fitted model."""
     shifts = shift_operators(model.latent_grid_)
     phi, mass = model.eigenfunctions_, model.mass_
     blocks = eigenvalue_blocks(model.eigenvalues_)
-    tau, source, target = _heldout_isometries(model, heldout)
+    tau, source, target = model.isometries(heldout, return_latents=True)
     return {
         "invariance": subspace_invariance_error(phi, mass, shifts),
         "block_sizes": [len(b) for b in blocks],

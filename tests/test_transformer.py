@@ -279,3 +279,12 @@ def test_pandas_output_and_verbose(tiny_pairs, capsys):
     assert "step 4/4" in capsys.readouterr().err
     NeuralIsometryTransformer(**tiny_conv_params()).fit(X)
     assert capsys.readouterr().err == ""
+
+
+def test_model_fitted_with_pair_transform_accepts_explicit_pairs():
+    rng = np.random.default_rng(5)
+    singles = rng.standard_normal((8, 1, 8, 8)).astype(np.float32)
+    niso = NeuralIsometryTransformer(**tiny_conv_params(pair_transform=CircularShift())).fit(singles)
+    pairs = np.stack([singles, np.roll(singles, 2, axis=-1)], axis=1)
+    assert niso.isometries(pairs).shape == (8, 6, 6)
+    np.testing.assert_array_equal(niso.transform(pairs), niso.transform(singles))

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from .losses import equivariance_loss, multiplicity_loss, spectral_dropout
-from .operator import SpectralOperator, project, unproject
+from .operator import project, unproject
 from .procrustes import eigenvalue_mask, solve_isometry
 
 __all__ = ["NeuralIsometryModel", "isometry_pairs"]
@@ -40,13 +40,11 @@ class NeuralIsometryModel(nn.Module):
         ``encoder`` maps (B, C_in, *spatial) to (B, C, *grid); ``decoder`` maps back.
     latent_grid : tuple of int
         Spatial shape of the encoder output.
-    n_components : int
-        Operator rank K.
-    clustered_init : bool, default=False
-        Passed to :class:`SpectralOperator`.
+    operator : SpectralOperator
+        The learned operator on the N = prod(latent_grid) grid points.
     """
 
-    def __init__(self, encoder, decoder, latent_grid, n_components, clustered_init=False):
+    def __init__(self, encoder, decoder, latent_grid, operator):
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
@@ -54,7 +52,12 @@ class NeuralIsometryModel(nn.Module):
         n_points = 1
         for size in self.latent_grid:
             n_points *= size
-        self.operator = SpectralOperator(n_points, n_components, clustered_init)
+        if operator.n_points != n_points:
+            raise ValueError(
+                f"the operator has {operator.n_points} points but the latent grid "
+                f"{self.latent_grid} has {n_points}"
+            )
+        self.operator = operator
 
     # -- latent <-> eigenspace ------------------------------------------------
     def encode(self, x):
