@@ -422,7 +422,13 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         for _ in range(n_views - 1):
             # Re-use the same random draw so that T²ψ applies the same T twice.
             generator.set_state(state)
-            views.append(self.pair_transform(views[-1], generator=generator))
+            view = self.pair_transform(views[-1], generator=generator)
+            if not torch.is_tensor(view) or view.shape != first.shape:
+                raise ValueError(
+                    f"pair_transform must return a tensor shaped like its input {tuple(first.shape)}, "
+                    f"got {type(view).__name__} of shape {tuple(getattr(view, 'shape', ()))}"
+                )
+            views.append(view)
         return views
 
     def _training_step(self, model, indices, data, generator):

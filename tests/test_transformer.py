@@ -288,3 +288,14 @@ def test_model_fitted_with_pair_transform_accepts_explicit_pairs():
     pairs = np.stack([singles, np.roll(singles, 2, axis=-1)], axis=1)
     assert niso.isometries(pairs).shape == (8, 6, 6)
     np.testing.assert_array_equal(niso.transform(pairs), niso.transform(singles))
+
+
+class CropTransform:
+    def __call__(self, x, generator=None):
+        return x[..., 1:]
+
+
+def test_pair_transform_returning_another_shape_is_named():
+    singles = np.zeros((6, 1, 8, 8), dtype=np.float32)
+    with pytest.raises(ValueError, match="pair_transform must return a tensor shaped like its input"):
+        NeuralIsometryTransformer(**tiny_conv_params(pair_transform=CropTransform())).fit(singles)
