@@ -4,7 +4,7 @@ The search scores each (alpha, beta) by the accuracy of the whole pipeline on
 held-out folds of *clean* digits' pairs; the final model is pickled with joblib
 and reloaded, and its predictions are checked to be bit-identical.
 
-    python examples/grid_search_and_persistence.py          # about 5 minutes on 2 CPU cores
+    python examples/grid_search_and_persistence.py          # about 8 minutes on 2 CPU cores
 """
 
 import os

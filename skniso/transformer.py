@@ -77,6 +77,12 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         Probability of truncating a decoded latent's spectrum (paper §3).
     clustered_init : bool, default=False
         Initialise eigenvalues as λ² with λ ~ N(0, 1) instead of cumsum(λ²).
+    normalize_mass : bool, default=False
+        Keep the mass M at mean 1 (the reference leaves its scale free, which
+        lets the equivariance loss shrink without any gain in equivariance).
+    relative_equivariance : bool, default=False
+        Measure L_E relative to the latents' magnitude (scale-free) instead of
+        the reference's absolute mean error.
     pair_transform : callable or None, default=None
         If given, ``fit`` takes single observations and every step draws the
         related view(s) as ``pair_transform(x, generator=g)`` for a batch tensor x
@@ -155,6 +161,8 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         regime="auto",
         spectral_dropout=0.0,
         clustered_init=False,
+        normalize_mass=False,
+        relative_equivariance=False,
         pair_transform=None,
         input_shape=None,
         flatten=True,
@@ -181,6 +189,8 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         self.regime = regime
         self.spectral_dropout = spectral_dropout
         self.clustered_init = clustered_init
+        self.normalize_mass = normalize_mass
+        self.relative_equivariance = relative_equivariance
         self.pair_transform = pair_transform
         self.input_shape = input_shape
         self.flatten = flatten
@@ -315,7 +325,9 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
             latent_grid = tuple(probe.shape[2:])
             self._check_rank(k, latent_grid)
             operator = build_module(
-                lambda: SpectralOperator(int(np.prod(latent_grid)), k, clustered), generator, device
+                lambda: SpectralOperator(int(np.prod(latent_grid)), k, clustered, self.normalize_mass),
+                generator,
+                device,
             )
             return NeuralIsometryModel(encoder, decoder, latent_grid, operator)
 
@@ -341,7 +353,7 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         self._check_rank(k, latent_grid)
 
         def factory():
-            operator = SpectralOperator(int(np.prod(latent_grid)), k, clustered)
+            operator = SpectralOperator(int(np.prod(latent_grid)), k, clustered, self.normalize_mass)
             return NeuralIsometryModel(*codecs(), latent_grid, operator)
 
         return build_module(factory, generator, device)
@@ -443,6 +455,7 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
             mask_temperature=self.mask_temperature,
             special=self.group == "SO",
             dropout=self.spectral_dropout,
+            relative_equivariance=self.relative_equivariance,
             generator=generator,
         )
 

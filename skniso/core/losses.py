@@ -13,16 +13,23 @@ __all__ = [
 ]
 
 
-def equivariance_loss(tau, source, target):
+def equivariance_loss(tau, source, target, relative=False):
     """L_E = mean|τÂ − B̂| + mean|τᵀB̂ − Â|.
 
     Parameters
     ----------
     tau : torch.Tensor of shape (..., K, K)
     source, target : torch.Tensor of shape (..., K, C)
+    relative : bool, default=False
+        Divide each direction by the mean magnitude of its target, which makes
+        the loss blind to the overall scale of the latents (the reference's
+        absolute form can be lowered by shrinking them).
     """
     forward = (tau @ source - target).abs().mean()
     backward = (tau.transpose(-1, -2) @ target - source).abs().mean()
+    if relative:
+        forward = forward / (target.abs().mean() + 1e-8)
+        backward = backward / (source.abs().mean() + 1e-8)
     return forward + backward
 
 

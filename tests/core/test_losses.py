@@ -42,3 +42,14 @@ def test_spectral_dropout_truncates_high_frequencies_only():
     b = spectral_dropout(x, 0.5, torch.Generator().manual_seed(9))
     assert torch.equal(a, b)
     assert torch.equal(state, torch.random.get_rng_state())
+
+
+def test_relative_equivariance_loss_is_scale_free():
+    g = torch.Generator().manual_seed(3)
+    q, _ = torch.linalg.qr(torch.randn(4, 4, generator=g, dtype=torch.float64))
+    a = torch.randn(2, 4, 3, generator=g, dtype=torch.float64)
+    b = torch.randn(2, 4, 3, generator=g, dtype=torch.float64)
+    rel = equivariance_loss(q, a, b, relative=True)
+    assert torch.allclose(equivariance_loss(q, 0.01 * a, 0.01 * b, relative=True), rel)
+    # The absolute form shrinks with the latents: the degeneracy the option removes.
+    assert equivariance_loss(q, 0.01 * a, 0.01 * b) < 0.02 * equivariance_loss(q, a, b)

@@ -54,3 +54,18 @@ def test_gradients_reach_every_operator_parameter():
     (phi.sum() + lam.sum() + mass.sum()).backward()
     for p in op.parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all()
+
+
+def test_normalized_mass_has_mean_one_and_keeps_orthonormality():
+    g = torch.Generator().manual_seed(0)
+    op = build_module(lambda: SpectralOperator(30, 8, normalize_mass=True), g, dtype=torch.float64)
+    with torch.no_grad():
+        op.mass_raw.copy_(torch.linspace(0.1, 0.5, 30, dtype=torch.float64))
+    mass, phi, _ = op()
+    assert torch.allclose(mass.mean(), torch.tensor(1.0, dtype=torch.float64))
+    assert torch.allclose(phi.T @ (mass[:, None] * phi), torch.eye(8, dtype=torch.float64), atol=1e-10)
+    # Scaling the raw mass changes nothing once normalised.
+    before = op()[1].clone()
+    with torch.no_grad():
+        op.mass_raw.mul_(3.0)
+    assert torch.allclose(op()[1], before, atol=1e-10)
