@@ -14,6 +14,7 @@ estimator is restored to the state it had before ``fit`` was called.
 
 import contextlib
 import copy
+import inspect
 import math
 import sys
 import time
@@ -165,6 +166,10 @@ class TrainedModuleMixin:
 
     def __setstate__(self, state):
         super().__setstate__(state)
+        # Parameters added after a model was pickled take their defaults.
+        for name, param in inspect.signature(type(self).__init__).parameters.items():
+            if param.default is not param.empty and name not in self.__dict__:
+                self.__dict__[name] = param.default
         device = self.__dict__.get("device_")
         if device is None:
             return

@@ -79,3 +79,14 @@ def test_encoder_and_decoder_are_views_into_the_model(tiny_pairs):
     niso = NeuralIsometryTransformer(**tiny_conv_params()).fit(X)
     assert niso.encoder_ is niso.model_.encoder and niso.decoder_ is niso.model_.decoder
     assert "encoder_" not in niso.__dict__ and "decoder_" not in niso.__dict__
+
+
+def test_parameters_added_after_pickling_take_their_defaults(tiny_pairs):
+    X, _ = tiny_pairs
+    niso = NeuralIsometryTransformer(**tiny_conv_params()).fit(X)
+    state = niso.__getstate__()
+    del state["relative_equivariance"]  # as if pickled by an older version
+    old = NeuralIsometryTransformer.__new__(NeuralIsometryTransformer)
+    old.__setstate__(state)
+    assert old.get_params()["relative_equivariance"] is False
+    np.testing.assert_array_equal(old.transform(X), niso.transform(X))

@@ -58,6 +58,9 @@ class SpectralOperator(nn.Module):
         shrinking M lowers the equivariance loss for free.
     """
 
+    # Class-level default: operators pickled before this option existed load as before.
+    normalize_mass = False
+
     def __init__(self, n_points, n_components, clustered_init=False, normalize_mass=False):
         super().__init__()
         if not 1 <= n_components <= n_points:
