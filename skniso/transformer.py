@@ -80,9 +80,10 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
     normalize_mass : bool, default=False
         Keep the mass M at mean 1 (the reference leaves its scale free, which
         lets the equivariance loss shrink without any gain in equivariance).
-    relative_equivariance : bool, default=False
-        Measure L_E relative to the latents' magnitude (scale-free) instead of
-        the reference's absolute mean error.
+    equivariance_normalization : {None, "magnitude", "spread"}, default=None
+        None: the reference's absolute L_E.  ``"magnitude"``: relative to the
+        latents' mean magnitude (scale-free).  ``"spread"``: relative to their
+        deviation from the batch mean (what tells samples apart).
     pair_transform : callable or None, default=None
         If given, ``fit`` takes single observations and every step draws the
         related view(s) as ``pair_transform(x, generator=g)`` for a batch tensor x
@@ -162,7 +163,7 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         spectral_dropout=0.0,
         clustered_init=False,
         normalize_mass=False,
-        relative_equivariance=False,
+        equivariance_normalization=None,
         pair_transform=None,
         input_shape=None,
         flatten=True,
@@ -190,7 +191,7 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         self.spectral_dropout = spectral_dropout
         self.clustered_init = clustered_init
         self.normalize_mass = normalize_mass
-        self.relative_equivariance = relative_equivariance
+        self.equivariance_normalization = equivariance_normalization
         self.pair_transform = pair_transform
         self.input_shape = input_shape
         self.flatten = flatten
@@ -244,6 +245,11 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
                 raise ValueError(f"{name} must be a non-negative number, got {value!r}")
         if not self.mask_temperature > 0:
             raise ValueError(f"mask_temperature must be > 0, got {self.mask_temperature!r}")
+        if self.equivariance_normalization not in (None, "magnitude", "spread"):
+            raise ValueError(
+                "equivariance_normalization must be None, 'magnitude' or 'spread', "
+                f"got {self.equivariance_normalization!r}"
+            )
         if self.mask not in ("fuzzy", "hard"):
             raise ValueError(f"mask must be 'fuzzy' or 'hard', got {self.mask!r}")
         if self.group not in ("SO", "O"):
@@ -455,7 +461,7 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
             mask_temperature=self.mask_temperature,
             special=self.group == "SO",
             dropout=self.spectral_dropout,
-            relative_equivariance=self.relative_equivariance,
+            equivariance_normalization=self.equivariance_normalization,
             generator=generator,
         )
 

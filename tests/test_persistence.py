@@ -85,8 +85,8 @@ def test_parameters_added_after_pickling_take_their_defaults(tiny_pairs):
     X, _ = tiny_pairs
     niso = NeuralIsometryTransformer(**tiny_conv_params()).fit(X)
     state = niso.__getstate__()
-    del state["relative_equivariance"]  # as if pickled by an older version
+    del state["equivariance_normalization"]  # as if pickled by an older version
     old = NeuralIsometryTransformer.__new__(NeuralIsometryTransformer)
     old.__setstate__(state)
-    assert old.get_params()["relative_equivariance"] is False
+    assert old.get_params()["equivariance_normalization"] is None
     np.testing.assert_array_equal(old.transform(X), niso.transform(X))

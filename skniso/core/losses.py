@@ -13,23 +13,33 @@ __all__ = [
 ]
 
 
-def equivariance_loss(tau, source, target, relative=False):
+def _spread(latents, normalization):
+    if normalization == "magnitude":
+        return latents.abs().mean()
+    # "spread": deviation from the batch mean, i.e. what tells samples apart.
+    return (latents - latents.mean(0, keepdim=True)).abs().mean()
+
+
+def equivariance_loss(tau, source, target, normalization=None):
     """L_E = mean|τÂ − B̂| + mean|τᵀB̂ − Â|.
 
     Parameters
     ----------
     tau : torch.Tensor of shape (..., K, K)
-    source, target : torch.Tensor of shape (..., K, C)
-    relative : bool, default=False
-        Divide each direction by the mean magnitude of its target, which makes
-        the loss blind to the overall scale of the latents (the reference's
-        absolute form can be lowered by shrinking them).
+    source, target : torch.Tensor of shape (B, ..., K, C)
+    normalization : {None, "magnitude", "spread"}, default=None
+        None is the reference's absolute error, which can be lowered just by
+        shrinking the latents.  ``"magnitude"`` divides each direction by the
+        mean magnitude of its target (scale-free); ``"spread"`` by the mean
+        deviation of the target from its batch mean, so that the error is
+        measured against what distinguishes samples rather than against
+        components they all share.
     """
     forward = (tau @ source - target).abs().mean()
     backward = (tau.transpose(-1, -2) @ target - source).abs().mean()
-    if relative:
-        forward = forward / (target.abs().mean() + 1e-8)
-        backward = backward / (source.abs().mean() + 1e-8)
+    if normalization is not None:
+        forward = forward / (_spread(target, normalization) + 1e-8)
+        backward = backward / (_spread(source, normalization) + 1e-8)
     return forward + backward
 
 

@@ -96,7 +96,7 @@ class NeuralIsometryModel(nn.Module):
         mask_temperature=1.0,
         special=True,
         dropout=0.0,
-        relative_equivariance=False,
+        equivariance_normalization=None,
         generator=None,
     ):
         """NIso objective L = L_R + α L_E + β L_M for a batch of related views.
@@ -113,8 +113,8 @@ class NeuralIsometryModel(nn.Module):
             τ in SO(K) if True, else O(K).
         dropout : float
             Spectral dropout probability on the latents about to be decoded.
-        relative_equivariance : bool
-            Scale-free L_E (see :func:`equivariance_loss`).
+        equivariance_normalization : {None, "magnitude", "spread"}
+            See :func:`equivariance_loss`.
         generator : torch.Generator, optional
             Drives spectral dropout.
 
@@ -139,7 +139,7 @@ class NeuralIsometryModel(nn.Module):
             )
             taus.append(tau)
             equivariance = equivariance + equivariance_loss(
-                tau, coefficients[src], coefficients[tgt], relative_equivariance
+                tau, coefficients[src], coefficients[tgt], equivariance_normalization
             )
             # Only transported latents are decoded: D(Φ τ Â) must give Tψ and
             # D(Φ τᵀ B̂) must give ψ.

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from skniso.core.losses import equivariance_loss, multiplicity_loss, spectral_dropout
@@ -44,12 +45,29 @@ def test_spectral_dropout_truncates_high_frequencies_only():
     assert torch.equal(state, torch.random.get_rng_state())
 
 
-def test_relative_equivariance_loss_is_scale_free():
+@pytest.mark.parametrize("normalization", ["magnitude", "spread"])
+def test_normalized_equivariance_loss_is_scale_free(normalization):
     g = torch.Generator().manual_seed(3)
     q, _ = torch.linalg.qr(torch.randn(4, 4, generator=g, dtype=torch.float64))
     a = torch.randn(2, 4, 3, generator=g, dtype=torch.float64)
     b = torch.randn(2, 4, 3, generator=g, dtype=torch.float64)
-    rel = equivariance_loss(q, a, b, relative=True)
-    assert torch.allclose(equivariance_loss(q, 0.01 * a, 0.01 * b, relative=True), rel)
+    rel = equivariance_loss(q, a, b, normalization)
+    assert torch.allclose(equivariance_loss(q, 0.01 * a, 0.01 * b, normalization), rel)
     # The absolute form shrinks with the latents: the degeneracy the option removes.
     assert equivariance_loss(q, 0.01 * a, 0.01 * b) < 0.02 * equivariance_loss(q, a, b)
+
+
+def test_spread_normalization_ignores_components_shared_by_the_batch():
+    g = torch.Generator().manual_seed(4)
+    q, _ = torch.linalg.qr(torch.randn(4, 4, generator=g, dtype=torch.float64))
+    a = torch.randn(8, 4, 3, generator=g, dtype=torch.float64)
+    b = q @ a + 0.1 * torch.randn(8, 4, 3, generator=g, dtype=torch.float64)
+    shared = 100 * torch.randn(1, 4, 3, generator=g, dtype=torch.float64)
+    # A large offset common to all samples hides the error from "magnitude"…
+    assert equivariance_loss(q, a + q.T @ shared, b + shared, "magnitude") < 0.1 * equivariance_loss(q, a, b, "magnitude")
+    # …but not from "spread", which looks at what differs between samples.
+    assert torch.allclose(
+        equivariance_loss(q, a + q.T @ shared, b + shared, "spread"),
+        equivariance_loss(q, a, b, "spread"),
+        rtol=0.05,
+    )
