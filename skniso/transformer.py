@@ -262,7 +262,8 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
             raise TypeError(f"pair_transform must be callable, got {self.pair_transform!r}")
 
     def _fit_layout(self, X):
-        """Validate ``X`` and return it as (n, views, C, *spatial) plus its layout."""
+        """Validate ``X``; return it as (n, views, C, *spatial), the number of views,
+        one observation's shape, and whether rows were flat 1-D signals."""
         X, shape = flatten_samples(X)
         views_from_data = self.pair_transform is None
         X = validate_data(self, X, dtype=np.float32, ensure_min_features=1)
@@ -316,7 +317,8 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
             raise ValueError(
                 f"with pair_transform, X must hold single observations, got {n_views} views per sample"
             )
-        return X.reshape(n_samples, n_views, *obs_shape), n_views, tuple(obs_shape)
+        flat_rows = len(shape) == 2 and self.input_shape is None
+        return X.reshape(n_samples, n_views, *obs_shape), n_views, tuple(obs_shape), flat_rows
 
     # -- building -------------------------------------------------------------
     def _build_model(self, obs_shape, generator, device):
@@ -391,9 +393,9 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         """
         with self._atomic_fit():
             self._check_params()
-            X_shape = tuple(X.shape) if hasattr(X, "shape") else np.asarray(X).shape
-            data, n_views, obs_shape = self._fit_layout(X)
-            self._flat_input = len(X_shape) == 2 and self.input_shape is None
+            data, n_views, obs_shape, flat_rows = self._fit_layout(X)
+            # inverse_transform answers in the layout fit was given.
+            self._flat_input = flat_rows
             device = self._fit_device()
             generator = torch_generator(self.random_state)
             model = self._build_model(obs_shape, generator, device)
