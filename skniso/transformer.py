@@ -323,7 +323,7 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
     # -- building -------------------------------------------------------------
     def _build_model(self, obs_shape, generator, device):
         in_channels, spatial = obs_shape[0], obs_shape[1:]
-        k, clustered = self.n_components, self.clustered_init
+        k = self.n_components
         if isinstance(self.encoder, nn.Module):
             # User modules keep their own initialisation; only the operator is seeded.
             encoder = copy.deepcopy(self.encoder).to(device)
@@ -332,11 +332,7 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
                 probe = encoder(torch.zeros((1, *obs_shape), device=device))
             latent_grid = tuple(probe.shape[2:])
             self._check_rank(k, latent_grid)
-            operator = build_module(
-                lambda: SpectralOperator(int(np.prod(latent_grid)), k, clustered, self.normalize_mass),
-                generator,
-                device,
-            )
+            operator = build_module(lambda: self._new_operator(latent_grid), generator, device)
             return NeuralIsometryModel(encoder, decoder, latent_grid, operator)
 
         if self.encoder == "identity":
@@ -361,10 +357,14 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         self._check_rank(k, latent_grid)
 
         def factory():
-            operator = SpectralOperator(int(np.prod(latent_grid)), k, clustered, self.normalize_mass)
-            return NeuralIsometryModel(*codecs(), latent_grid, operator)
+            return NeuralIsometryModel(*codecs(), latent_grid, self._new_operator(latent_grid))
 
         return build_module(factory, generator, device)
+
+    def _new_operator(self, latent_grid):
+        return SpectralOperator(
+            int(np.prod(latent_grid)), self.n_components, self.clustered_init, self.normalize_mass
+        )
 
     @staticmethod
     def _check_rank(k, latent_grid):

@@ -13,7 +13,7 @@ __all__ = [
 ]
 
 
-def _spread(latents, normalization):
+def _scale(latents, normalization):
     if normalization == "magnitude":
         return latents.abs().mean()
     # "spread": deviation from the batch mean, i.e. what tells samples apart.
@@ -38,8 +38,8 @@ def equivariance_loss(tau, source, target, normalization=None):
     forward = (tau @ source - target).abs().mean()
     backward = (tau.transpose(-1, -2) @ target - source).abs().mean()
     if normalization is not None:
-        forward = forward / (_spread(target, normalization) + 1e-8)
-        backward = backward / (_spread(source, normalization) + 1e-8)
+        forward = forward / (_scale(target, normalization) + 1e-8)
+        backward = backward / (_scale(source, normalization) + 1e-8)
     return forward + backward
 
 
