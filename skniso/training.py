@@ -90,9 +90,11 @@ validation_fraction : float in (0, 1) or None, default=None
         Training precision: float32, bfloat16 autocast (CPU or GPU), or float16
         autocast with gradient scaling (CUDA only).  Weights stay float32 and
         inference runs in float32.
-    compile : bool, default=False
-        ``torch.compile`` the modules for training.  The compiled wrappers are
-        dropped after ``fit``, so pickles hold plain modules."""
+    compile : bool or dict, default=False
+        ``torch.compile`` the modules for training; a dict is passed to
+        ``torch.compile`` as keyword arguments (``{"mode": "max-autotune"}``).
+        The compiled wrappers are dropped after ``fit``, so pickles hold plain
+        modules and inference runs eagerly."""
 
 
 class DivergenceError(FloatingPointError):
@@ -299,6 +301,8 @@ class TrainedModuleMixin:
             raise ValueError(
                 f"precision must be one of {sorted(_PRECISIONS)}, got {params['precision']!r}"
             )
+        if not isinstance(params["compile"], (bool, dict)):
+            raise ValueError(f"compile must be a bool or a dict of torch.compile arguments, got {params['compile']!r}")
         path = params["checkpoint_path"]
         if path is not None and not isinstance(path, (str, os.PathLike)):
             raise ValueError(f"checkpoint_path must be None or a path, got {path!r}")
@@ -421,21 +425,22 @@ class TrainedModuleMixin:
                 stacklevel=3,
             )
 
-        step_fn = self._training_step
         compiled = self._modules_to_compile(module) if options["compile"] else []
+        compile_options = options["compile"] if isinstance(options["compile"], dict) else {}
         for sub in compiled:
-            sub.compile()
-        ddp = None
+            sub.compile(**compile_options)
+        step_fn = self._training_step
         if world > 1:
             wrapper = _StepModule(module, self._training_step)
             ddp = torch.nn.parallel.DistributedDataParallel(
                 wrapper, device_ids=[device.index] if device.type == "cuda" else None
             )
 
-            def step_fn(_, indices, data, step_generator):
+            def distributed_step(_, indices, data, step_generator):
                 wrapper.inputs = (indices.chunk(world)[rank], data, step_generator)
                 return ddp()
 
+            step_fn = distributed_step
         autocast = (
             (lambda: torch.autocast(device.type, dtype=precision))
             if precision is not None else contextlib.nullcontext

@@ -85,12 +85,13 @@ def polar_factor(x, special=False, eps=DEFAULT_EPS):
         raise ValueError(f"polar_factor needs m >= n, got a {m}x{n} matrix")
     if special and m != n:
         raise ValueError(f"special=True needs a square matrix, got {m}x{n}")
+    # Always in float32 or better, also under mixed-precision autocast: the SVD
+    # and determinant have no half-precision kernels, and small singular-value
+    # gaps need the precision anyway.
     if x.dtype in (torch.float16, torch.bfloat16):
-        # Under mixed-precision autocast: the SVD has no half-precision kernels,
-        # and its small singular-value gaps need float32 anyway.
-        with torch.autocast(x.device.type, enabled=False):
-            return PolarFactor.apply(x.float(), bool(special), float(eps))
-    return PolarFactor.apply(x, bool(special), float(eps))
+        x = x.float()
+    with torch.autocast(x.device.type, enabled=False):
+        return PolarFactor.apply(x, bool(special), float(eps))
 
 
 def eigenvalue_mask(eigenvalues, kind="fuzzy", temperature=1.0, tol=1e-6):
