@@ -152,6 +152,17 @@ def _distributed_world():
     return 0, 1
 
 
+def _scalar_losses(losses, world):
+    """The scalar entries of a step's losses as floats, averaged over distributed ranks."""
+    names = [key for key, value in losses.items() if torch.is_tensor(value) and value.dim() == 0]
+    values = torch.stack([losses[key].detach().float() for key in names])
+    if world > 1:
+        # Each rank saw its share of the batch: the mean is the global batch's loss.
+        torch.distributed.all_reduce(values)
+        values = values / world
+    return dict(zip(names, values.tolist()))
+
+
 class _StepModule(torch.nn.Module):
     """Runs the estimator's training step as ``forward`` so that DDP can wrap it."""
 
@@ -429,8 +440,13 @@ class TrainedModuleMixin:
         compile_options = options["compile"] if isinstance(options["compile"], dict) else {}
         for sub in compiled:
             sub.compile(**compile_options)
-        step_fn = self._training_step
+        step_fn, step_generator = self._training_step, generator
         if world > 1:
+            # All ranks draw the same global batch from ``generator``; a rank's
+            # own draws (views, dropout) come from a generator of its own.
+            step_generator = torch.Generator().manual_seed(
+                (state["seed"] * 1000003 + 7919 * (rank + 1) + start_step) % (2**63)
+            )
             wrapper = _StepModule(module, self._training_step)
             ddp = torch.nn.parallel.DistributedDataParallel(
                 wrapper, device_ids=[device.index] if device.type == "cuda" else None
@@ -463,20 +479,15 @@ class TrainedModuleMixin:
                     group["lr"] = lr
                 draw = torch.randperm(n_train, generator=generator)[:batch_size]
                 indices = draw if train_indices is None else train_indices[draw]
-                step_generator = generator
-                if world > 1:
-                    # Ranks share ``generator`` for the batch indices; their own
-                    # draws (views, dropout) come from a per-rank generator.
-                    seed = int(torch.randint(2**62, (1,), generator=generator))
-                    step_generator = torch.Generator().manual_seed(seed + rank)
                 problem = None
                 try:
                     with autocast():
                         losses = step_fn(module, indices, data, step_generator)
                 except torch.linalg.LinAlgError:  # an SVD of non-finite values
                     problem, losses = "non-finite", None
-                if problem is None and not torch.isfinite(losses["loss"]):
-                    problem = losses["loss"].item()
+                scalars = {} if problem else _scalar_losses(losses, world)
+                if problem is None and not math.isfinite(scalars["loss"]):
+                    problem = scalars["loss"]
                 grad_norm = None
                 if problem is None:
                     optimizer.zero_grad(set_to_none=True)
@@ -505,11 +516,7 @@ class TrainedModuleMixin:
                 scaler.update()
                 step += 1
                 record = {"step": step, "lr": lr}
-                record.update(
-                    (key, float(value.detach()))
-                    for key, value in losses.items()
-                    if torch.is_tensor(value) and value.dim() == 0
-                )
+                record.update(scalars)
                 if grad_norm is not None:
                     record["grad_norm"] = float(grad_norm)
                 if valid_indices is not None and (step % options["validation_interval"] == 0 or step == end_step):

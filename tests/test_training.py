@@ -395,3 +395,29 @@ def test_pickles_without_the_new_parameters_load_with_defaults(norm_task):
         old.__setstate__(state)
     assert old.precision == "32" and old.compile is False and old.warm_start is False
     np.testing.assert_array_equal(old.predict(X), clf.predict(X))
+
+
+# -- data-parallel training --------------------------------------------------------
+@pytest.mark.slow  # about 25 s on 2 shared cores, mostly three interpreters importing torch
+def test_ddp_matches_a_single_process_run(tmp_path):
+    # Two gloo processes under torchrun, each on half of every global batch of 8,
+    # against one process on the whole batch: DDP averages the gradients, so the
+    # runs agree up to the order of floating-point sums.
+    import os
+    import subprocess
+    import sys
+
+    from ._ddp_fit import ddp_problem
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = tmp_path / "ddp.npz"
+    env = {**os.environ, "PYTHONPATH": root, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone",
+               os.path.join(root, "tests", "_ddp_fit.py"), str(out)]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    X, params = ddp_problem()
+    single = NeuralIsometryTransformer(**params).fit(X)
+    distributed = np.load(out)
+    np.testing.assert_allclose(distributed["losses"], losses(single.history_), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(distributed["Z"], single.transform(X), rtol=1e-3, atol=1e-4)
