@@ -421,3 +421,25 @@ def test_ddp_matches_a_single_process_run(tmp_path):
     distributed = np.load(out)
     np.testing.assert_allclose(distributed["losses"], losses(single.history_), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(distributed["Z"], single.transform(X), rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.slow  # about 60 s on 2 shared cores: two worker processes start and import torch
+def test_grid_search_on_a_dask_cluster(norm_task):
+    # GridSearchCV under joblib's Dask backend on a LocalCluster of two worker
+    # processes with one torch thread each gives the serial search's results.
+    distributed = pytest.importorskip("distributed")
+    from joblib import parallel_config
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = norm_task
+    grid = {"lr": [1e-3, 1e-2]}
+    serial = GridSearchCV(tiny_classifier(), grid, cv=2).fit(X, y)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        threads = client.run(lambda: __import__("torch").get_num_threads())
+        assert sorted(threads.values()) == [1, 1]
+        with distributed.get_task_stream(client) as tasks, parallel_config(backend="dask"):
+            search = GridSearchCV(tiny_classifier(), grid, cv=2).fit(X, y)
+    assert len(tasks.data) >= 4  # 2 candidates x 2 folds ran on the workers
+    np.testing.assert_array_equal(search.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"])
+    assert search.best_params_ == serial.best_params_
