@@ -161,6 +161,7 @@ def clf_fit_benchmark(args, device):
 
 
 def median_seconds(fn, repeats, device):
+    """Median wall time of ``fn()`` after one warm-up call."""
     fn()
     times = []
     for _ in range(repeats):
@@ -173,6 +174,7 @@ def median_seconds(fn, repeats, device):
 
 
 def tau_benchmark(args, device):
+    """Batched masked Procrustes against one batched SVD, timed in alternation."""
     rows = []
     generator = torch.Generator().manual_seed(0)
     for k in (32, 128):
@@ -182,15 +184,29 @@ def tau_benchmark(args, device):
         eigenvalues = torch.sort(torch.rand(k, generator=generator) * 4).values.to(device)
         mask = eigenvalue_mask(eigenvalues, "fuzzy", 1.0)
         cross = (target @ source.transpose(-1, -2)) * mask
+        candidates = {
+            "svd": lambda: torch.linalg.svd(cross, full_matrices=False),
+            "O(K)": lambda: solve_isometry(source, target, mask, special=False),
+            "SO(K)": lambda: solve_isometry(source, target, mask, special=True),
+        }
+        times = {name: [] for name in candidates}
         with torch.no_grad():
-            svd = median_seconds(lambda: torch.linalg.svd(cross, full_matrices=False),
-                                 args.repeats * 3, device)
-            row = {"K": k, "batch": batch, "channels": channels, "svd_per_s": batch / svd}
-            for special, label in ((False, "O(K)"), (True, "SO(K)")):
-                seconds = median_seconds(lambda: solve_isometry(source, target, mask, special=special),
-                                         args.repeats * 3, device)
-                row[f"{label}_per_s"] = batch / seconds
-                row[f"{label}_svd_time_ratio"] = seconds / svd
+            for fn in candidates.values():
+                fn()
+            for _ in range(args.repeats * 3):
+                for name, fn in candidates.items():
+                    sync(device)
+                    start = time.perf_counter()
+                    fn()
+                    sync(device)
+                    times[name].append(time.perf_counter() - start)
+        row = {"K": k, "batch": batch, "channels": channels,
+               "svd_per_s": batch / statistics.median(times["svd"])}
+        for label in ("O(K)", "SO(K)"):
+            ratios = [t / s for t, s in zip(times[label], times["svd"])]
+            row[f"{label}_per_s"] = batch / statistics.median(times[label])
+            row[f"{label}_svd_time_ratio"] = statistics.median(ratios)
+            row[f"{label}_svd_time_ratio_range"] = [min(ratios), max(ratios)]
         rows.append(row)
     return rows
 
@@ -210,6 +226,7 @@ def main():
     parser.add_argument("--tau-batch", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--tau-only", action="store_true", help="only the τ solve; prints, writes nothing")
     parser.add_argument("--out", default=None, help="JSON path (default benchmarks/results/speed-<device>-<time>.json)")
     args = parser.parse_args()
     if args.quick:
@@ -219,9 +236,13 @@ def main():
                           else ("cpu" if args.device == "auto" else args.device))
 
     started = time.perf_counter()
+    tau = tau_benchmark(args, device)
+    if args.tau_only:
+        for row in tau:
+            print(json.dumps(row))
+        return
     niso_fit, fitted, images = niso_fit_benchmark(args, device)
     clf_fit = clf_fit_benchmark(args, device)
-    tau = tau_benchmark(args, device)
     transform = transform_benchmark(fitted, images, args.repeats, device)
     record = {
         "benchmark": "speed",

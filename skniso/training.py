@@ -401,20 +401,11 @@ class TrainedModuleMixin:
                 scaler.load_state_dict(state["scaler"])
             generator.set_state(state["generator"])
 
-        # The split has its own generator, drawn from the run's seed, so that the
-        # training batches are those of a run without validation and a resumed or
-        # continued run holds out the same samples.
         train_indices, valid_indices = None, None
         if options["validation_fraction"] is not None and not partial:
-            n_valid = int(math.ceil(options["validation_fraction"] * n_samples))
-            if n_valid >= n_samples:
-                raise ValueError(
-                    f"validation_fraction={options['validation_fraction']} leaves no training "
-                    f"samples out of {n_samples}"
-                )
-            split = torch.Generator().manual_seed((state["seed"] * 2654435761 + 97) % (2**63))
-            order = torch.randperm(n_samples, generator=split)
-            valid_indices, train_indices = order[:n_valid], order[n_valid:]
+            train_indices, valid_indices = self._validation_split(
+                options["validation_fraction"], n_samples, state["seed"]
+            )
         n_train = n_samples if train_indices is None else len(train_indices)
         batch_size = min(self.batch_size, n_train)
         if world > 1:
@@ -433,7 +424,7 @@ class TrainedModuleMixin:
                 + (" and stopped early" if state["stopped"] == "early_stopping" else "")
                 + "; nothing to continue (raise max_steps to train longer)",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
 
         compiled = self._modules_to_compile(module) if options["compile"] else []
@@ -479,27 +470,10 @@ class TrainedModuleMixin:
                     group["lr"] = lr
                 draw = torch.randperm(n_train, generator=generator)[:batch_size]
                 indices = draw if train_indices is None else train_indices[draw]
-                problem = None
-                try:
-                    with autocast():
-                        losses = step_fn(module, indices, data, step_generator)
-                except torch.linalg.LinAlgError:  # an SVD of non-finite values
-                    problem, losses = "non-finite", None
-                scalars = {} if problem else _scalar_losses(losses, world)
-                if problem is None and not math.isfinite(scalars["loss"]):
-                    problem = scalars["loss"]
-                grad_norm = None
-                if problem is None:
-                    optimizer.zero_grad(set_to_none=True)
-                    scaler.scale(losses["loss"]).backward()
-                    if options["grad_clip_norm"] is not None or options["on_divergence"] == "restore":
-                        scaler.unscale_(optimizer)
-                        grad_norm = torch.nn.utils.clip_grad_norm_(
-                            module.parameters(),
-                            options["grad_clip_norm"] if options["grad_clip_norm"] is not None else math.inf,
-                        )
-                        if not scaler.is_enabled() and not torch.isfinite(grad_norm):
-                            problem = f"finite, but its gradient norm is {grad_norm.item()}"
+                scalars, grad_norm, problem = self._optimizer_step(
+                    module, optimizer, scaler, lambda: step_fn(module, indices, data, step_generator),
+                    autocast, world, options,
+                )
                 if problem is not None:
                     if options["on_divergence"] == "raise":
                         raise DivergenceError(self._divergence_message(step, problem))
@@ -508,17 +482,15 @@ class TrainedModuleMixin:
                         self._divergence_message(step, problem)
                         + f"; stopped and kept the state after step {step}",
                         DivergenceWarning,
-                        stacklevel=3,
+                        stacklevel=4,
                     )
                     stop_reason = "divergence"
                     break
-                scaler.step(optimizer)
-                scaler.update()
                 step += 1
                 record = {"step": step, "lr": lr}
                 record.update(scalars)
                 if grad_norm is not None:
-                    record["grad_norm"] = float(grad_norm)
+                    record["grad_norm"] = grad_norm
                 if valid_indices is not None and (step % options["validation_interval"] == 0 or step == end_step):
                     if self._evaluate(module, valid_indices, data, state, step, record, options):
                         stop_reason = "early_stopping"
@@ -544,7 +516,7 @@ class TrainedModuleMixin:
                 f"training stopped and the model holds the state after step {step}"
                 + (" (best validation weights restored)" if state["best_module"] is not None else ""),
                 TrainingInterruptedWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         finally:
             log.close()
@@ -583,6 +555,54 @@ class TrainedModuleMixin:
         self.best_validation_loss_ = state["best_loss"]
         self.best_step_ = state["best_step"]
         return history
+
+    def _optimizer_step(self, module, optimizer, scaler, run_step, autocast, world, options):
+        """One forward, backward and update.
+
+        Returns ``(scalar losses, gradient norm or None, problem)``; when
+        ``problem`` describes a non-finite loss or gradient, no update was made.
+        """
+        try:
+            with autocast():
+                losses = run_step()
+        except torch.linalg.LinAlgError:  # an SVD of non-finite values
+            return {}, None, "non-finite"
+        scalars = _scalar_losses(losses, world)
+        if not math.isfinite(scalars["loss"]):
+            return scalars, None, scalars["loss"]
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(losses["loss"]).backward()
+        grad_norm = None
+        # "restore" needs the norm to catch a non-finite gradient before it reaches the weights.
+        if options["grad_clip_norm"] is not None or options["on_divergence"] == "restore":
+            scaler.unscale_(optimizer)
+            clip = options["grad_clip_norm"]
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(
+                module.parameters(), clip if clip is not None else math.inf
+            ))
+            # With gradient scaling, overflowing steps are expected: the scaler skips them.
+            if not scaler.is_enabled() and not math.isfinite(grad_norm):
+                return scalars, grad_norm, f"finite, but its gradient norm is {grad_norm}"
+        scaler.step(optimizer)
+        scaler.update()
+        return scalars, grad_norm, None
+
+    @staticmethod
+    def _validation_split(fraction, n_samples, seed):
+        """(training indices, validation indices), drawn from the run's seed.
+
+        The split has a generator of its own, so the training batches are those
+        of a run without validation, and a resumed or continued run holds out
+        the same samples.
+        """
+        n_valid = int(math.ceil(fraction * n_samples))
+        if n_valid >= n_samples:
+            raise ValueError(
+                f"validation_fraction={fraction} leaves no training samples out of {n_samples}"
+            )
+        split = torch.Generator().manual_seed((seed * 2654435761 + 97) % (2**63))
+        order = torch.randperm(n_samples, generator=split)
+        return order[n_valid:], order[:n_valid]
 
     def _evaluate(self, module, valid_indices, data, state, step, record, options):
         """Record the validation loss; return True when training should stop early."""

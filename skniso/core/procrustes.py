@@ -31,15 +31,18 @@ class PolarFactor(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, special, eps):
         u, s, vh = torch.linalg.svd(x, full_matrices=False)
+        rotation = u @ vh
         if special:
             # Kabsch: flip the direction of the smallest singular value when the
             # plain polar factor is a reflection, so that det(R) = +1.
-            det = torch.linalg.det(u @ vh)
+            reflection = (torch.linalg.det(rotation) < 0).to(s.dtype)
+            # U diag(1, …, 1, -1) Vᵀ = U Vᵀ - 2 u_K v_Kᵀ: a rank-one update, not a second product.
+            last = u[..., :, -1:] @ vh[..., -1:, :]
+            rotation = rotation - 2.0 * reflection[..., None, None] * last
             flip = torch.ones_like(s)
-            flip[..., -1] = torch.where(det < 0, -1.0, 1.0).to(s.dtype)
+            flip[..., -1] = 1.0 - 2.0 * reflection
             u = u * flip.unsqueeze(-2)
             s = s * flip
-        rotation = u @ vh
         ctx.save_for_backward(u, s, vh)
         ctx.eps = eps
         ctx.tall = x.shape[-2] > x.shape[-1]
