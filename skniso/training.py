@@ -79,7 +79,8 @@ validation_fraction : float in (0, 1) or None, default=None
         Save the run (weights, optimiser, random state, step, history) here every
         ``checkpoint_interval`` steps and at the end.  If the file exists when
         ``fit`` starts, training resumes from it and continues the same run; a
-        checkpoint written by other parameters or data is refused.
+        checkpoint written by other parameters or data is refused (so give each
+        fit its own path, and none inside a parameter search).
     checkpoint_interval : int, default=500
         Steps between checkpoints.
     on_divergence : {"raise", "restore"}, default="raise"

@@ -443,3 +443,26 @@ def test_grid_search_on_a_dask_cluster(norm_task):
     assert len(tasks.data) >= 4  # 2 candidates x 2 folds ran on the workers
     np.testing.assert_array_equal(search.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"])
     assert search.best_params_ == serial.best_params_
+
+
+@pytest.mark.parametrize("name", ["niso_cuda_16mixed_compiled", "clf_cuda_16mixed_compiled"])
+def test_gpu_mixed_precision_compiled_fixtures_load_with_plain_joblib(name):
+    # Made by benchmarks/gpu_session.py on a GPU; until a session has made them
+    # this test skips, and the CPU paths above (bf16, compile) stand in.
+    import os
+
+    import joblib
+
+    fixtures = os.path.join(os.path.dirname(__file__), "fixtures")
+    path = os.path.join(fixtures, f"{name}.joblib")
+    if not os.path.exists(path):
+        pytest.skip(f"{name}.joblib not made yet: run benchmarks/gpu_session.py on a GPU")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the device fallback and sklearn's version warning
+        model = joblib.load(path)
+    reference = np.load(os.path.join(fixtures, f"{name}_expected.npz"))
+    assert model.precision == "16-mixed" and model.compile is True
+    assert all(getattr(m, "_compiled_call_impl", None) is None
+               for attr in model._module_attributes for m in getattr(model, attr).modules())
+    out = model.transform(reference["X"]) if hasattr(model, "transform") else model.predict_proba(reference["X"])
+    np.testing.assert_allclose(out, reference["output"], rtol=1e-4, atol=1e-4)
