@@ -363,18 +363,7 @@ class TrainedModuleMixin:
         options = self._training_options()
         device = next(module.parameters()).device
         rank, world = _distributed_world()
-        fitted = getattr(self, self._module_attributes[0], None)
-        continuing = module is fitted and hasattr(self, "_run_state")
-        if continuing:
-            state = dict(self._run_state)
-            history = list(self.history_)
-            if not partial:
-                # A warm start is a new request to train: fresh early-stopping bookkeeping.
-                state.update(stopped=None, best_loss=None, best_step=None, bad_evaluations=0)
-        else:
-            state = {"step": 0, "seed": generator.initial_seed(), "stopped": None, "best_loss": None,
-                     "best_step": None, "bad_evaluations": 0, "best_module": None}
-            history = []
+        state, history, continuing = self._initial_run_state(module, generator, partial)
 
         precision = _PRECISIONS[options["precision"]]
         if options["precision"] == "16-mixed" and device.type != "cuda":
@@ -428,27 +417,6 @@ class TrainedModuleMixin:
                 stacklevel=4,
             )
 
-        compiled = self._modules_to_compile(module) if options["compile"] else []
-        compile_options = options["compile"] if isinstance(options["compile"], dict) else {}
-        for sub in compiled:
-            sub.compile(**compile_options)
-        step_fn, step_generator = self._training_step, generator
-        if world > 1:
-            # All ranks draw the same global batch from ``generator``; a rank's
-            # own draws (views, dropout) come from a generator of its own.
-            step_generator = torch.Generator().manual_seed(
-                (state["seed"] * 1000003 + 7919 * (rank + 1) + start_step) % (2**63)
-            )
-            wrapper = _StepModule(module, self._training_step)
-            ddp = torch.nn.parallel.DistributedDataParallel(
-                wrapper, device_ids=[device.index] if device.type == "cuda" else None
-            )
-
-            def distributed_step(_, indices, data, step_generator):
-                wrapper.inputs = (indices.chunk(world)[rank], data, step_generator)
-                return ddp()
-
-            step_fn = distributed_step
         autocast = (
             (lambda: torch.autocast(device.type, dtype=precision))
             if precision is not None else contextlib.nullcontext
@@ -460,6 +428,27 @@ class TrainedModuleMixin:
         elapsed_before = history[-1]["time"] if history else 0.0
         module.train()
         try:
+            compiled = self._modules_to_compile(module) if options["compile"] else []
+            compile_options = options["compile"] if isinstance(options["compile"], dict) else {}
+            for sub in compiled:
+                sub.compile(**compile_options)
+            step_fn, step_generator = self._training_step, generator
+            if world > 1:
+                # All ranks draw the same global batch from ``generator``; a rank's
+                # own draws (views, dropout) come from a generator of its own.
+                step_generator = torch.Generator().manual_seed(
+                    (state["seed"] * 1000003 + 7919 * (rank + 1) + start_step) % (2**63)
+                )
+                wrapper = _StepModule(module, self._training_step)
+                ddp = torch.nn.parallel.DistributedDataParallel(
+                    wrapper, device_ids=[device.index] if device.type == "cuda" else None
+                )
+
+                def distributed_step(_, indices, data, step_generator):
+                    wrapper.inputs = (indices.chunk(world)[rank], data, step_generator)
+                    return ddp()
+
+                step_fn = distributed_step
             while step < end_step:
                 lr = warmup_cosine_lr(
                     step,
@@ -540,9 +529,16 @@ class TrainedModuleMixin:
         if checkpoint_path is not None and stop_reason in ("max_steps", "early_stopping") and step > start_step:
             self._save_checkpoint(checkpoint_path, module, optimizer, scaler, generator,
                                   state, history, fingerprint, rank)
-        # Kept for warm starts and partial_fit: CPU copies, so pickles stay device-free.
+        self._remember_run(state, optimizer, scaler, generator, layout, stop_reason)
+        return history
+
+    def _remember_run(self, state, optimizer, scaler, generator, layout, stop_reason):
+        """Keep what a warm start or ``partial_fit`` needs, and set the run's attributes.
+
+        CPU copies, so that pickles stay free of device tensors.
+        """
         self._run_state = {
-            "step": step, "seed": state["seed"], "stopped": state["stopped"],
+            "step": state["step"], "seed": state["seed"], "stopped": state["stopped"],
             "best_loss": state["best_loss"], "best_step": state["best_step"],
             "bad_evaluations": state["bad_evaluations"], "best_module": None,
             "optimizer": _cpu_copy(optimizer.state_dict()),
@@ -551,11 +547,23 @@ class TrainedModuleMixin:
         }
         if layout is not None:
             self._fit_layout_signature = layout
-        self.n_steps_ = step
+        self.n_steps_ = state["step"]
         self.stop_reason_ = stop_reason
         self.best_validation_loss_ = state["best_loss"]
         self.best_step_ = state["best_step"]
-        return history
+
+    def _initial_run_state(self, module, generator, partial):
+        """``(state, history, continuing)``: the fitted run's when ``module`` continues it."""
+        fitted = getattr(self, self._module_attributes[0], None)
+        if module is fitted and hasattr(self, "_run_state"):
+            state = dict(self._run_state)
+            if not partial:
+                # A warm start is a new request to train: fresh early-stopping bookkeeping.
+                state.update(stopped=None, best_loss=None, best_step=None, bad_evaluations=0)
+            return state, list(self.history_), True
+        state = {"step": 0, "seed": generator.initial_seed(), "stopped": None, "best_loss": None,
+                 "best_step": None, "bad_evaluations": 0, "best_module": None}
+        return state, [], False
 
     def _optimizer_step(self, module, optimizer, scaler, run_step, autocast, world, options):
         """One forward, backward and update.
