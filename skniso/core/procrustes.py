@@ -35,14 +35,14 @@ class PolarFactor(torch.autograd.Function):
         if special:
             # Kabsch: flip the direction of the smallest singular value when the
             # plain polar factor is a reflection, so that det(R) = +1.
-            reflection = (torch.linalg.det(rotation) < 0).to(s.dtype)
+            sign = 1.0 - 2.0 * (torch.linalg.det(rotation) < 0).to(s.dtype)
             # U diag(1, …, 1, -1) Vᵀ = U Vᵀ - 2 u_K v_Kᵀ: a rank-one update, not a second product.
-            last = u[..., :, -1:] @ vh[..., -1:, :]
-            rotation = rotation - 2.0 * reflection[..., None, None] * last
-            flip = torch.ones_like(s)
-            flip[..., -1] = 1.0 - 2.0 * reflection
-            u = u * flip.unsqueeze(-2)
-            s = s * flip
+            rotation.add_(((sign - 1.0)[..., None, None] * u[..., :, -1:]) @ vh[..., -1:, :])
+            if ctx.needs_input_grad[0]:
+                flip = torch.ones_like(s)
+                flip[..., -1] = sign
+                u = u * flip.unsqueeze(-2)
+                s = s * flip
         ctx.save_for_backward(u, s, vh)
         ctx.eps = eps
         ctx.tall = x.shape[-2] > x.shape[-1]
