@@ -362,7 +362,8 @@ def test_compiled_fit_pickles_plain_modules(norm_task, precision, compile):
 
 @pytest.mark.slow
 def test_compiled_transformer_fit_pickles():
-    # Minutes on 2 CPU cores: inductor compiles the conv encoder and decoder.
+    # Inductor compiles the conv encoder and decoder: seconds to minutes on 2 CPU
+    # cores, depending on its on-disk cache.
     rng = np.random.default_rng(0)
     X = rng.standard_normal((12, 2, 1, 8, 8)).astype(np.float32)
     niso = NeuralIsometryTransformer(**tiny_conv_params(compile=True)).fit(X)
@@ -398,7 +399,7 @@ def test_pickles_without_the_new_parameters_load_with_defaults(norm_task):
 
 
 # -- data-parallel training --------------------------------------------------------
-@pytest.mark.slow  # about 25 s on 2 shared cores, mostly three interpreters importing torch
+@pytest.mark.slow  # 20-25 s on 2 shared cores, mostly three interpreters importing torch
 def test_ddp_matches_a_single_process_run(tmp_path):
     # Two gloo processes under torchrun, each on half of every global batch of 8,
     # against one process on the whole batch: DDP averages the gradients, so the
@@ -423,7 +424,7 @@ def test_ddp_matches_a_single_process_run(tmp_path):
     np.testing.assert_allclose(distributed["Z"], single.transform(X), rtol=1e-3, atol=1e-4)
 
 
-@pytest.mark.slow  # about 60 s on 2 shared cores: two worker processes start and import torch
+@pytest.mark.slow  # 30-60 s on 2 shared cores: two worker processes start and import torch
 def test_grid_search_on_a_dask_cluster(norm_task):
     # GridSearchCV under joblib's Dask backend on a LocalCluster of two worker
     # processes with one torch thread each gives the serial search's results.
