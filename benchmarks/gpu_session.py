@@ -3,8 +3,10 @@
 Meant for a single short visit to a GPU machine (the device budget here is 15
 minutes), so every stage is time-boxed:
 
-1. fit tiny models with ``device="cuda"`` and write joblib fixtures plus their
-   GPU outputs (tests/test_persistence.py loads them on CPU-only machines);
+1. fit tiny models with ``device="cuda"`` (plain, and with precision="16-mixed"
+   and compile=True) and write joblib fixtures plus their GPU outputs
+   (tests/test_persistence.py and tests/test_training.py load them on CPU-only
+   machines);
 2. time training steps of the default and the paper-size homNIST configs;
 3. run the default pipeline end to end (bundled digits, same protocol as
    benchmarks/homnist.py);
@@ -32,23 +34,25 @@ from skniso.datasets import load_mnist, make_homnist_pairs, make_homnist_test  #
 
 
 def make_fixtures(out, device):
+    """Tiny CUDA-fitted models, plain and trained in float16 autocast with torch.compile."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((16, 2, 1, 8, 8)).astype(np.float32)
     X[:, 1] = np.roll(X[:, 0], 1, axis=-1)
-    niso = NeuralIsometryTransformer(channels=(4, 8), blocks_per_level=(1, 1), latent_channels=3,
-                                     n_components=6, max_steps=5, batch_size=4, warmup_steps=0,
-                                     device=device, random_state=0).fit(X)
-    latents = niso.transform(X).reshape(16, 6, 3)
-    y = np.array(["a", "b"] * 8)
-    clf = EquivariantClassifier(width=8, gram_channels=4, max_steps=5, batch_size=8,
-                                device=device, random_state=0).fit(latents, y)
-    for name, model, inputs, output in [
-        ("niso_cuda", niso, X, niso.transform(X)),
-        ("clf_cuda", clf, latents, clf.predict_proba(latents)),
-    ]:
-        joblib.dump(model, os.path.join(out, f"{name}.joblib"))
-        np.savez(os.path.join(out, f"{name}_expected.npz"), X=inputs, output=output,
-                 device=str(model.device_))
+    for suffix, training in [("", {}), ("_16mixed_compiled", {"precision": "16-mixed", "compile": True})]:
+        niso = NeuralIsometryTransformer(channels=(4, 8), blocks_per_level=(1, 1), latent_channels=3,
+                                         n_components=6, max_steps=5, batch_size=4, warmup_steps=0,
+                                         device=device, random_state=0, **training).fit(X)
+        latents = niso.transform(X).reshape(16, 6, 3)
+        y = np.array(["a", "b"] * 8)
+        clf = EquivariantClassifier(width=8, gram_channels=4, max_steps=5, batch_size=8,
+                                    device=device, random_state=0, **training).fit(latents, y)
+        for name, model, inputs, output in [
+            (f"niso_cuda{suffix}", niso, X, niso.transform(X)),
+            (f"clf_cuda{suffix}", clf, latents, clf.predict_proba(latents)),
+        ]:
+            joblib.dump(model, os.path.join(out, f"{name}.joblib"))
+            np.savez(os.path.join(out, f"{name}_expected.npz"), X=inputs, output=output,
+                     device=str(model.device_))
 
 
 def step_time(params, pairs, steps):

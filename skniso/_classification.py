@@ -13,8 +13,19 @@ from sklearn.utils.multiclass import check_classification_targets
 __all__ = ["LogitOutputsMixin", "encode_class_labels"]
 
 
-def encode_class_labels(y, estimator_name):
+def encode_class_labels(y, estimator_name, classes=None, hint=""):
     """Classes and int64 targets for ``y``; at least two classes are needed.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n,)
+    estimator_name : str
+        Named in the error messages.
+    classes : array-like or None, default=None
+        All the classes (e.g. ``partial_fit``'s ``classes`` or a fitted
+        ``classes_``); None takes those present in ``y``.
+    hint : str, default=""
+        Appended to the message about labels outside ``classes``.
 
     Returns
     -------
@@ -24,7 +35,12 @@ def encode_class_labels(y, estimator_name):
         Index of each sample's label in ``classes``.
     """
     check_classification_targets(y)
-    encoder = LabelEncoder().fit(y)
+    encoder = LabelEncoder().fit(np.unique(y) if classes is None else classes)
+    unknown = np.setdiff1d(y, encoder.classes_)
+    if unknown.size:
+        raise ValueError(
+            f"y has labels {unknown[:5].tolist()} outside the classes {encoder.classes_.tolist()}{hint}"
+        )
     if len(encoder.classes_) < 2:
         raise ValueError(
             f"{estimator_name} needs samples of at least 2 classes; got 1 class: {encoder.classes_[0]!r}"

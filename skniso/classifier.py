@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._classification import LogitOutputsMixin, encode_class_labels
 from .nn.init import build_module
 from .nn.vector_neurons import OrthNet
-from .training import TrainedModuleMixin
+from .training import TRAINING_PARAMETERS_DOC, TrainedModuleMixin
 from .transformer import DEFAULT_N_COMPONENTS
 from .utils import flatten_samples, torch_generator
 
@@ -55,6 +55,8 @@ class EquivariantClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMix
     device : str, default="auto"
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
+        When > 0, a progress bar and a compact table of losses on stderr.
+    %(training_parameters)s
 
     Attributes
     ----------
@@ -66,6 +68,9 @@ class EquivariantClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMix
         Per-channel root-mean-square of the training latents (an O(K)-invariant
         normalisation applied before the head).
     history_ : list of dict
+    n_steps_ : int
+    stop_reason_ : str
+    best_validation_loss_, best_step_ : float, int or None
     device_ : torch.device
     n_features_in_ : int
     feature_names_in_ : ndarray of str
@@ -90,6 +95,17 @@ class EquivariantClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMix
         device="auto",
         random_state=None,
         verbose=0,
+        validation_fraction=None,
+        n_iter_no_change=10,
+        tol=1e-4,
+        validation_interval=100,
+        grad_clip_norm=None,
+        warm_start=False,
+        checkpoint_path=None,
+        checkpoint_interval=500,
+        on_divergence="raise",
+        precision="32",
+        compile=False,
     ):
         self.n_components = n_components
         self.width = width
@@ -104,6 +120,17 @@ class EquivariantClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMix
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.validation_interval = validation_interval
+        self.grad_clip_norm = grad_clip_norm
+        self.warm_start = warm_start
+        self.checkpoint_path = checkpoint_path
+        self.checkpoint_interval = checkpoint_interval
+        self.on_divergence = on_divergence
+        self.precision = precision
+        self.compile = compile
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -157,39 +184,76 @@ class EquivariantClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMix
         -------
         self
         """
+        return self._fit(X, y, partial=False)
+
+    def partial_fit(self, X, y, classes=None):
+        """Continue the run for one pass over ``X`` (about n/batch_size steps).
+
+        The first call initialises the head as ``fit`` does; later calls keep
+        the weights, optimiser, random state and the latent scaling ``scale_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, K·C) or (n, K, C)
+        y : array-like of shape (n,)
+        classes : array-like or None, default=None
+            Every class of the whole training set; needed on the first call
+            when ``y`` does not hold them all.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, partial=True, classes=classes)
+
+    def _fit(self, X, y, partial, classes=None):
         with self._atomic_fit():
             self._check_params()
             X_flat, shape = flatten_samples(X, max_ndim=3)
             k = self._infer_k(X, shape)
-            X_flat, y = validate_data(self, X_flat, y, dtype=np.float32)
+            continuing = self._continues_run(partial)
+            X_flat, y = validate_data(self, X_flat, y, dtype=np.float32, reset=not continuing)
             if X_flat.shape[1] % k:
                 raise ValueError(
                     f"X has {X_flat.shape[1]} features, which is not a multiple of "
                     f"n_components={k}: set n_components to the K of the latents"
                 )
             latents = X_flat.reshape(X_flat.shape[0], k, -1)
-            classes, targets = encode_class_labels(y, type(self).__name__)
-            # RMS per channel over samples and K: invariant to O(K) on each sample.
-            scale = np.sqrt(np.mean(latents.astype(np.float64) ** 2, axis=(0, 1)))
-            scale = np.where(scale > 1e-12, scale, 1.0).astype(np.float32)
+            hint = "; pass every class through classes= on the first partial_fit" if partial else ""
+            all_classes, targets = encode_class_labels(
+                y, type(self).__name__, self.classes_ if continuing else classes, hint
+            )
+            if continuing:
+                scale = self.scale_
+            else:
+                # RMS per channel over samples and K: invariant to O(K) on each sample.
+                scale = np.sqrt(np.mean(latents.astype(np.float64) ** 2, axis=(0, 1)))
+                scale = np.where(scale > 1e-12, scale, 1.0).astype(np.float32)
             device = self._fit_device()
             generator = torch_generator(self.random_state)
             n_channels = latents.shape[2]
-            module = build_module(
-                lambda: OrthNet(
-                    n_channels,
-                    len(classes),
-                    width=self.width,
-                    n_layers=self.n_layers,
-                    gram_channels=self.gram_channels,
-                    readout_width=self.readout_width,
-                ),
-                generator,
-                device,
-            )
+            layout = {"latent_shape": latents.shape[1:], "classes": len(all_classes)}
+
+            def build():
+                return build_module(
+                    lambda: OrthNet(
+                        n_channels,
+                        len(all_classes),
+                        width=self.width,
+                        n_layers=self.n_layers,
+                        gram_channels=self.gram_channels,
+                        readout_width=self.readout_width,
+                    ),
+                    generator,
+                    device,
+                )
+
+            module = self._start_module(build, layout, device, partial=partial)
             data = (torch.from_numpy(latents / scale), targets)
-            history = self._train(module, data, latents.shape[0], generator)
-            self.classes_ = classes
+            history = self._train(
+                module, data, latents.shape[0], generator, layout=layout, partial=partial
+            )
+            self.classes_ = all_classes
             self.module_ = module
             self.latent_shape_ = latents.shape[1:]
             self.scale_ = scale
@@ -220,3 +284,8 @@ class EquivariantClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMix
                 batch = torch.from_numpy(np.ascontiguousarray(latents[start:start + 512]))
                 outputs.append(self.module_(batch.to(self.device_)).cpu())
         return torch.cat(outputs).numpy() if outputs else np.empty((0, len(self.classes_)))
+
+
+EquivariantClassifier.__doc__ = EquivariantClassifier.__doc__.replace(
+    "%(training_parameters)s", TRAINING_PARAMETERS_DOC
+)

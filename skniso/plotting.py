@@ -394,7 +394,7 @@ def plot_isometry(tau, eigenvalues=None, *, ax=None, blocks=None, tol=None, cmap
 
 
 # -- training curves -------------------------------------------------------------
-_SKIPPED_KEYS = ("step", "lr", "time")
+_SKIPPED_KEYS = ("step", "lr", "time", "grad_norm")
 
 
 def _moving_average(values, window):
@@ -415,7 +415,8 @@ def plot_training_history(history, keys=None, *, ax=None, smooth="auto", logy=Tr
         supplies its ``history_``.
     keys : sequence of str, optional
         Which entries to draw; default every numeric entry except ``step``,
-        ``lr`` and ``time``, in the order of the first row.
+        ``lr``, ``time`` and ``grad_norm``, in the order of the first row, then
+        entries recorded at some steps only (``validation_loss``), as points.
     ax : matplotlib Axes, optional
     smooth : int or "auto", default="auto"
         Moving-average window.  With a window > 1 each key is drawn twice: the
@@ -437,9 +438,13 @@ def plot_training_history(history, keys=None, *, ax=None, smooth="auto", logy=Tr
     if keys is None:
         keys = [key for key, value in history[0].items()
                 if key not in _SKIPPED_KEYS and isinstance(value, numbers.Real)]
+        # Entries of only some steps (validation_loss) follow, drawn as points.
+        keys += sorted({key for row in history for key, value in row.items()
+                        if key not in keys and key not in _SKIPPED_KEYS and isinstance(value, numbers.Real)})
     else:
         keys = [keys] if isinstance(keys, str) else list(keys)
-        missing = [key for key in keys if key not in history[0]]
+        present = {key for row in history for key in row}
+        missing = [key for key in keys if key not in present]
         if missing:
             raise ValueError(f"history has no entries {missing}; it has {sorted(history[0])}")
     if not keys:
@@ -457,7 +462,11 @@ def plot_training_history(history, keys=None, *, ax=None, smooth="auto", logy=Tr
     for index, key in enumerate(keys):
         values = np.asarray([row.get(key, np.nan) for row in history], dtype=float)
         color = colors[index % len(colors)]
-        if window > 1:
+        recorded = np.isfinite(values)
+        if not recorded.all():
+            ax.plot(steps[recorded], values[recorded], color=color, linewidth=1.4, marker="o",
+                    markersize=3, label=key)
+        elif window > 1:
             ax.plot(steps, values, color=color, alpha=0.2, linewidth=0.7)
             ax.plot(steps, _moving_average(values, window), color=color, linewidth=1.6, label=key)
         else:

@@ -16,7 +16,7 @@ from .core.procrustes import eigenvalue_mask, least_squares_map, solve_isometry
 from .metrics import equivariance_error
 from .nn.conv import ConvDecoder, ConvEncoder, check_grid_divisible
 from .nn.init import build_module
-from .training import TrainedModuleMixin
+from .training import TRAINING_PARAMETERS_DOC, TrainedModuleMixin
 from .utils import flatten_samples, torch_generator
 
 __all__ = ["NeuralIsometryTransformer", "DEFAULT_N_COMPONENTS"]
@@ -117,7 +117,8 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         Seeds a local torch generator for initialisation, batches, view draws and
         dropout; torch's global RNG is never touched.
     verbose : int, default=0
-        Print progress to stderr when > 0.
+        When > 0, a progress bar and a compact table of losses on stderr.
+    %(training_parameters)s
 
     Attributes
     ----------
@@ -135,7 +136,14 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
     n_views_ : int
         Views per training sample (1 when views were drawn by ``pair_transform``).
     history_ : list of dict
-        Per-step losses, learning rate and elapsed time.
+        Per-step losses, learning rate and elapsed time (and ``validation_loss``
+        where it was evaluated).
+    n_steps_ : int
+        Optimiser steps of the run so far.
+    stop_reason_ : str
+        ``"max_steps"``, ``"early_stopping"``, ``"divergence"`` or ``"interrupted"``.
+    best_validation_loss_, best_step_ : float, int or None
+        The best validation loss and its step (None without ``validation_fraction``).
     device_ : torch.device
     n_features_in_ : int
     feature_names_in_ : ndarray of str
@@ -183,6 +191,17 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         device="auto",
         random_state=None,
         verbose=0,
+        validation_fraction=None,
+        n_iter_no_change=10,
+        tol=1e-4,
+        validation_interval=100,
+        grad_clip_norm=None,
+        warm_start=False,
+        checkpoint_path=None,
+        checkpoint_interval=500,
+        on_divergence="raise",
+        precision="32",
+        compile=False,
     ):
         self.encoder = encoder
         self.decoder = decoder
@@ -212,6 +231,17 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.validation_interval = validation_interval
+        self.grad_clip_norm = grad_clip_norm
+        self.warm_start = warm_start
+        self.checkpoint_path = checkpoint_path
+        self.checkpoint_interval = checkpoint_interval
+        self.on_divergence = on_divergence
+        self.precision = precision
+        self.compile = compile
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -272,12 +302,12 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         if self.pair_transform is not None and not callable(self.pair_transform):
             raise TypeError(f"pair_transform must be callable, got {self.pair_transform!r}")
 
-    def _fit_layout(self, X):
+    def _fit_layout(self, X, reset=True):
         """Validate ``X``; return it as (n, views, C, *spatial), the number of views,
         one observation's shape, and whether rows were flat 1-D signals."""
         X, shape = flatten_samples(X)
         views_from_data = self.pair_transform is None
-        X = validate_data(self, X, dtype=np.float32, ensure_min_features=1)
+        X = validate_data(self, X, dtype=np.float32, ensure_min_features=1, reset=reset)
         n_samples, n_features = X.shape
 
         if self.input_shape is not None:
@@ -402,15 +432,42 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         -------
         self
         """
+        return self._fit(X, partial=False)
+
+    def partial_fit(self, X, y=None):
+        """Continue the run for one pass over ``X`` (about n/batch_size steps).
+
+        The first call initialises the model as ``fit`` does; later calls keep
+        the weights, optimiser and random state, and need data of the same
+        layout.  The learning rate follows the run's schedule over ``max_steps``.
+
+        Parameters
+        ----------
+        X : array-like
+            As in :meth:`fit`.
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, partial=True)
+
+    def _fit(self, X, partial):
         with self._atomic_fit():
             self._check_params()
-            data, n_views, obs_shape, flat_rows = self._fit_layout(X)
+            data, n_views, obs_shape, flat_rows = self._fit_layout(X, reset=not self._continues_run(partial))
             # inverse_transform answers in the layout fit was given.
             self._flat_input = flat_rows
             device = self._fit_device()
             generator = torch_generator(self.random_state)
-            model = self._build_model(obs_shape, generator, device)
-            history = self._train(model, torch.from_numpy(data), data.shape[0], generator)
+            layout = {"views": n_views, "observation_shape": obs_shape}
+            model = self._start_module(
+                lambda: self._build_model(obs_shape, generator, device), layout, device, partial=partial
+            )
+            history = self._train(
+                model, torch.from_numpy(data), data.shape[0], generator, layout=layout, partial=partial
+            )
             self._set_fitted(model, history, n_views, obs_shape, device)
         return self
 
@@ -473,11 +530,15 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
             mask=self.mask,
             mask_temperature=self.mask_temperature,
             special=self.group == "SO",
-            dropout=self.spectral_dropout,
+            dropout=self.spectral_dropout if model.training else 0.0,
             equivariance_normalization=self.equivariance_normalization,
             transition=self.transition,
             generator=generator,
         )
+
+    def _modules_to_compile(self, model):
+        # The convolutions carry the compute; the Procrustes SVD stays eager.
+        return [model.encoder, model.decoder]
 
     # -- inference ------------------------------------------------------------
     def _inference_views(self, X):
@@ -636,3 +697,8 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         check_is_fitted(self)
         k, c = self.latent_shape_
         return np.asarray([f"k{i}_c{j}" for i in range(k) for j in range(c)], dtype=object)
+
+
+NeuralIsometryTransformer.__doc__ = NeuralIsometryTransformer.__doc__.replace(
+    "%(training_parameters)s", TRAINING_PARAMETERS_DOC
+)

@@ -27,11 +27,18 @@ CHECKED_ESTIMATORS = [
     EquivariantClassifier(
         n_components=1, width=16, gram_channels=8, max_steps=200, batch_size=32, lr=3e-3
     ),
-    CNNClassifier(channels=(8,), hidden=16, max_steps=150, batch_size=32, lr=3e-3),
-    AugmentedMLPClassifier(hidden_layer_sizes=(16,), max_steps=150, batch_size=32, lr=3e-3),
+    CNNClassifier(channels=(8,), hidden=32, max_steps=300, batch_size=32, lr=3e-3, random_state=0),
+    AugmentedMLPClassifier(hidden_layer_sizes=(32,), max_steps=300, batch_size=32, lr=3e-3, random_state=0),
 ]
 
 EXPECTED_FAILURES = {
+    "CNNClassifier": {
+        "check_methods_subset_invariance": (
+            "oneDNN picks float32 convolution kernels by batch size, so a sample's "
+            "probabilities differ in the 7th digit between a batch and a subset; the "
+            "check's tolerance is 1e-7"
+        ),
+    },
     "EquivariantClassifier": {
         "check_classifiers_train": (
             "an O(K)-invariant classifier cannot tell x from -x (K=1 here); the "

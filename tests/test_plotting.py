@@ -214,6 +214,17 @@ def test_plot_training_history_from_estimator(fitted_2d):
     assert plot_training_history(fitted_2d.history_, ax=ax) is ax.figure
 
 
+def test_plot_training_history_draws_validation_points():
+    history = _history()
+    for row in history[9::10]:
+        row["validation_loss"] = 2.0 / row["step"]
+    fig = plot_training_history(history, smooth=1)
+    lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
+    assert list(lines) == ["loss", "reconstruction", "validation_loss"]
+    assert len(lines["validation_loss"].get_xdata()) == len(history[9::10])
+    assert lines["validation_loss"].get_marker() == "o"
+
+
 def test_plot_training_history_bad_input():
     with pytest.raises(ValueError, match="no entries"):
         plot_training_history(_history(), keys=["nope"])

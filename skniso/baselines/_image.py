@@ -121,11 +121,13 @@ class ObservationClassifierBase(LogitOutputsMixin, TrainedModuleMixin, Classifie
             self._prepare(observations, y)
             with torch.no_grad():
                 n_inputs = self._features(torch.from_numpy(observations[:1])).shape[1:]
-            self.module_ = build_module(
+            module = build_module(
                 lambda: self._network(tuple(n_inputs), len(self.classes_)), generator, self.device_
             )
             data = (torch.from_numpy(observations), targets)
-            self.history_ = self._train(self.module_, data, observations.shape[0], generator)
+            # module_ is set only after training: the loop treats a fitted module as a run to continue.
+            self.history_ = self._train(module, data, observations.shape[0], generator)
+            self.module_ = module
         return self
 
     def _training_step(self, module, indices, data, generator):

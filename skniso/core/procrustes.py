@@ -31,15 +31,18 @@ class PolarFactor(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, special, eps):
         u, s, vh = torch.linalg.svd(x, full_matrices=False)
+        rotation = u @ vh
         if special:
             # Kabsch: flip the direction of the smallest singular value when the
             # plain polar factor is a reflection, so that det(R) = +1.
-            det = torch.linalg.det(u @ vh)
-            flip = torch.ones_like(s)
-            flip[..., -1] = torch.where(det < 0, -1.0, 1.0).to(s.dtype)
-            u = u * flip.unsqueeze(-2)
-            s = s * flip
-        rotation = u @ vh
+            sign = 1.0 - 2.0 * (torch.linalg.det(rotation) < 0).to(s.dtype)
+            # U diag(1, …, 1, -1) Vᵀ = U Vᵀ - 2 u_K v_Kᵀ: a rank-one update, not a second product.
+            rotation.add_(((sign - 1.0)[..., None, None] * u[..., :, -1:]) @ vh[..., -1:, :])
+            if ctx.needs_input_grad[0]:
+                flip = torch.ones_like(s)
+                flip[..., -1] = sign
+                u = u * flip.unsqueeze(-2)
+                s = s * flip
         ctx.save_for_backward(u, s, vh)
         ctx.eps = eps
         ctx.tall = x.shape[-2] > x.shape[-1]
@@ -85,7 +88,13 @@ def polar_factor(x, special=False, eps=DEFAULT_EPS):
         raise ValueError(f"polar_factor needs m >= n, got a {m}x{n} matrix")
     if special and m != n:
         raise ValueError(f"special=True needs a square matrix, got {m}x{n}")
-    return PolarFactor.apply(x, bool(special), float(eps))
+    # Always in float32 or better, also under mixed-precision autocast: the SVD
+    # and determinant have no half-precision kernels, and small singular-value
+    # gaps need the precision anyway.
+    if x.dtype in (torch.float16, torch.bfloat16):
+        x = x.float()
+    with torch.autocast(x.device.type, enabled=False):
+        return PolarFactor.apply(x, bool(special), float(eps))
 
 
 def eigenvalue_mask(eigenvalues, kind="fuzzy", temperature=1.0, tol=1e-6):
