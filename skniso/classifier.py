@@ -1,15 +1,16 @@
 """EquivariantClassifier: an O(K)-invariant vector-neuron head on NIso latents."""
 
-import numbers
 import re
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.preprocessing import LabelEncoder
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._validation import TRAINING_PARAMETER_CONSTRAINTS, positive_int
 from .nn.init import build_module
 from .nn.vector_neurons import OrthNet
 from .training import TrainedModuleMixin
@@ -19,6 +20,7 @@ from .utils import flatten_samples, torch_generator
 __all__ = ["EquivariantClassifier"]
 
 _LATENT_NAME = re.compile(r"^k(\d+)_c(\d+)$")
+_LATENT_LAYOUT = "(n_samples, K, C) or (n_samples, K*C)"
 
 
 class EquivariantClassifier(TrainedModuleMixin, ClassifierMixin, BaseEstimator):
@@ -75,6 +77,15 @@ class EquivariantClassifier(TrainedModuleMixin, ClassifierMixin, BaseEstimator):
 
     _module_attributes = ("module_",)
 
+    _parameter_constraints = {
+        "n_components": [StrOptions({"auto"}), positive_int],
+        "width": [positive_int],
+        "n_layers": [positive_int],
+        "gram_channels": [positive_int],
+        "readout_width": [positive_int, None],
+        **TRAINING_PARAMETER_CONSTRAINTS,
+    }
+
     def __init__(
         self,
         n_components="auto",
@@ -112,21 +123,8 @@ class EquivariantClassifier(TrainedModuleMixin, ClassifierMixin, BaseEstimator):
         return tags
 
     def _check_params(self):
+        # Single values are checked by _parameter_constraints when fit starts.
         self._check_training_params()
-        for name in ("width", "n_layers", "gram_channels"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.readout_width is not None and (
-            not isinstance(self.readout_width, numbers.Integral) or self.readout_width < 1
-        ):
-            raise ValueError(f"readout_width must be a positive integer or None, got {self.readout_width!r}")
-        if self.n_components != "auto" and (
-            not isinstance(self.n_components, numbers.Integral)
-            or isinstance(self.n_components, bool)
-            or self.n_components < 1
-        ):
-            raise ValueError(f"n_components must be 'auto' or a positive integer, got {self.n_components!r}")
 
     def _infer_k(self, X, shape):
         if len(shape) == 3:
@@ -144,6 +142,7 @@ class EquivariantClassifier(TrainedModuleMixin, ClassifierMixin, BaseEstimator):
                 return max(int(m.group(1)) for m in parsed) + 1
         return DEFAULT_N_COMPONENTS
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Fit the invariant head.
 
@@ -160,7 +159,7 @@ class EquivariantClassifier(TrainedModuleMixin, ClassifierMixin, BaseEstimator):
         """
         with self._atomic_fit():
             self._check_params()
-            X_flat, shape = flatten_samples(X, max_ndim=3)
+            X_flat, shape = flatten_samples(X, max_ndim=3, expected=_LATENT_LAYOUT)
             k = self._infer_k(X, shape)
             X_flat, y = validate_data(self, X_flat, y, dtype=np.float32)
             check_classification_targets(y)
@@ -229,7 +228,14 @@ class EquivariantClassifier(TrainedModuleMixin, ClassifierMixin, BaseEstimator):
 
     def _logits(self, X):
         check_is_fitted(self)
-        X_flat, _ = flatten_samples(X, max_ndim=3)
+        k, c = self.latent_shape_
+        layouts = f"(n, {k}, {c}) or (n, {k * c})"
+        X_flat, shape = flatten_samples(X, max_ndim=3, expected=layouts)
+        if len(shape) == 3 and tuple(shape[1:]) != (k, c):
+            raise ValueError(
+                f"X has samples of shape {tuple(shape[1:])}, but {type(self).__name__} was "
+                f"fitted on latents of shape ({k}, {c}): expected X of shape {layouts}"
+            )
         X_flat = validate_data(self, X_flat, dtype=np.float32, reset=False)
         latents = X_flat.reshape(X_flat.shape[0], *self.latent_shape_) / self.scale_
         self.module_.eval()

@@ -85,8 +85,8 @@ def test_binary_decision_function_is_log_odds():
     [
         ({}, (20, 7), "not a multiple of n_components=32"),
         ({"n_components": 5}, (20, 6, 4), "K=6 rows per sample but n_components=5"),
-        ({"n_components": 0}, (20, 6, 4), "n_components must be 'auto' or a positive integer"),
-        ({"width": 0}, (20, 6, 4), "width must be a positive integer"),
+        ({"n_components": 0}, (20, 6, 4), "'n_components' parameter of EquivariantClassifier must be"),
+        ({"width": 0}, (20, 6, 4), "'width' parameter of EquivariantClassifier must be an int in the range \\[1, inf\\)"),
     ],
 )
 def test_bad_inputs_and_parameters(params, X_shape, message):
