@@ -12,8 +12,17 @@ EquivariantClassifier
 from . import presets
 from .classifier import EquivariantClassifier
 from .transformer import NeuralIsometryTransformer
+from .persistence import load_model, save_model
 from .utils import load
 
 __version__ = "0.1.0"
 
-__all__ = ["EquivariantClassifier", "NeuralIsometryTransformer", "load", "presets", "__version__"]
+__all__ = [
+    "EquivariantClassifier",
+    "NeuralIsometryTransformer",
+    "load",
+    "load_model",
+    "presets",
+    "save_model",
+    "__version__",
+]

@@ -181,18 +181,7 @@ class EquivariantClassifier(TrainedModuleMixin, ClassifierMixin, BaseEstimator):
             device = self._fit_device()
             generator = torch_generator(self.random_state)
             n_channels = latents.shape[2]
-            module = build_module(
-                lambda: OrthNet(
-                    n_channels,
-                    len(encoder.classes_),
-                    width=self.width,
-                    n_layers=self.n_layers,
-                    gram_channels=self.gram_channels,
-                    readout_width=self.readout_width,
-                ),
-                generator,
-                device,
-            )
+            module = build_module(lambda: self._new_module(n_channels, len(encoder.classes_)), generator, device)
             data = (torch.from_numpy(latents / scale), targets)
             history = self._train(module, data, latents.shape[0], generator)
             self.classes_ = encoder.classes_
@@ -202,6 +191,16 @@ class EquivariantClassifier(TrainedModuleMixin, ClassifierMixin, BaseEstimator):
             self.history_ = history
             self.device_ = device
         return self
+
+    def _new_module(self, n_channels, n_classes):
+        return OrthNet(
+            n_channels,
+            n_classes,
+            width=self.width,
+            n_layers=self.n_layers,
+            gram_channels=self.gram_channels,
+            readout_width=self.readout_width,
+        )
 
     def _training_step(self, module, indices, data, generator):
         latents, targets = data

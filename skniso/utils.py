@@ -120,6 +120,9 @@ def _storages_on_cpu():
 def load(path):
     """Load a pickled or joblib-dumped model, mapping any CUDA tensors to the CPU.
 
+    A file written by :func:`skniso.save_model` (safetensors, no pickle) is
+    recognised by its header and read with :func:`skniso.load_model` instead.
+
     skniso estimators always pickle their modules from the CPU, so plain
     :func:`joblib.load` works for them.  This loader also opens pickles that
     hold CUDA tensors elsewhere (made by other code, or by skniso 0.1.0's
@@ -136,5 +139,9 @@ def load(path):
     """
     import joblib
 
+    from .persistence import is_model_file, load_model
+
+    if isinstance(path, (str, os.PathLike)) and is_model_file(path):
+        return load_model(path)
     with _storages_on_cpu():
         return joblib.load(path)
