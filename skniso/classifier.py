@@ -77,6 +77,9 @@ class EquivariantClassifier(TrainedModuleMixin, ClassifierMixin, BaseEstimator):
 
     _module_attributes = ("module_",)
 
+    # Samples per forward pass at inference (bounds device memory).
+    _inference_batch_size = 512
+
     _parameter_constraints = {
         "n_components": [StrOptions({"auto"}), positive_int],
         "width": [positive_int],
@@ -239,9 +242,10 @@ class EquivariantClassifier(TrainedModuleMixin, ClassifierMixin, BaseEstimator):
         latents = X_flat.reshape(X_flat.shape[0], *self.latent_shape_) / self.scale_
         self.module_.eval()
         outputs = []
+        size = self._inference_batch_size
         with torch.no_grad():
-            for start in range(0, latents.shape[0], 512):
-                batch = torch.from_numpy(np.ascontiguousarray(latents[start:start + 512]))
+            for start in range(0, latents.shape[0], size):
+                batch = torch.from_numpy(np.ascontiguousarray(latents[start:start + size]))
                 outputs.append(self.module_(batch.to(self.device_)).cpu())
         return torch.cat(outputs).numpy() if outputs else np.empty((0, len(self.classes_)))
 

@@ -504,22 +504,30 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
             )
         return X.reshape(X.shape[0], n_views, *self.observation_shape_)
 
-    def _batched(self, arrays, fn, batch_size=256):
+    # Samples per forward pass at inference: the device never holds more than
+    # this many inputs (and their activations) at once, whatever the input size.
+    _inference_batch_size = 256
+
+    def _batched(self, arrays, fn):
         """Apply ``fn`` to torch batches of ``arrays`` without gradients.
 
-        ``fn`` returns a tensor or a tuple of tensors; the batches are
-        concatenated into numpy arrays (a tuple of them for a tuple).
+        ``fn`` returns a tensor or a tuple of tensors; each batch is copied into
+        numpy arrays allocated once for all samples (a tuple of them for a tuple).
         """
-        chunks = []
+        n, size = arrays[0].shape[0], self._inference_batch_size
+        results = None
         with torch.no_grad():
-            for start in range(0, arrays[0].shape[0], batch_size):
+            for start in range(0, n, size):
                 batch = [
-                    torch.from_numpy(np.ascontiguousarray(a[start:start + batch_size])).to(self.device_)
+                    torch.from_numpy(np.ascontiguousarray(a[start:start + size])).to(self.device_)
                     for a in arrays
                 ]
                 out = fn(*batch)
-                chunks.append(tuple(o.cpu() for o in out) if isinstance(out, tuple) else (out.cpu(),))
-        results = tuple(torch.cat(parts).numpy() for parts in zip(*chunks))
+                out = [o.cpu().numpy() for o in (out if isinstance(out, tuple) else (out,))]
+                if results is None:
+                    results = tuple(np.empty((n, *o.shape[1:]), dtype=o.dtype) for o in out)
+                for result, o in zip(results, out):
+                    result[start:start + size] = o
         return results if len(results) > 1 else results[0]
 
     def _spectrum(self):

@@ -111,3 +111,14 @@ def test_reproducible_without_touching_global_rng():
     b = EquivariantClassifier(**small(max_steps=10, random_state=3)).fit(X, y).predict_proba(X)
     assert torch.equal(state, torch.random.get_rng_state())
     np.testing.assert_array_equal(a, b)
+
+
+def test_inference_runs_in_bounded_batches(monkeypatch):
+    X, y = norm_task(n=40)
+    clf = EquivariantClassifier(**small(max_steps=3)).fit(X, y)
+    expected = clf.predict_proba(X)
+    monkeypatch.setattr(EquivariantClassifier, "_inference_batch_size", 16)
+    seen = []
+    clf.module_.register_forward_pre_hook(lambda module, args: seen.append(args[0].shape[0]))
+    np.testing.assert_allclose(clf.predict_proba(X), expected, rtol=1e-5, atol=1e-7)
+    assert seen == [16, 16, 8]

@@ -299,3 +299,25 @@ def test_pair_transform_returning_another_shape_is_named():
     singles = np.zeros((6, 1, 8, 8), dtype=np.float32)
     with pytest.raises(ValueError, match="pair_transform must return a tensor shaped like its input"):
         NeuralIsometryTransformer(**tiny_conv_params(pair_transform=CropTransform())).fit(singles)
+
+
+def test_inference_runs_in_bounded_batches(tiny_pairs, monkeypatch):
+    X, _ = tiny_pairs
+    niso = NeuralIsometryTransformer(**tiny_conv_params()).fit(X)
+    expected = (niso.transform(X), niso.isometries(X), niso.inverse_transform(niso.transform(X)))
+    monkeypatch.setattr(NeuralIsometryTransformer, "_inference_batch_size", 5)
+    seen = []
+    encode = niso.model_.encode
+
+    def recording_encode(x):
+        seen.append(x.shape[0])
+        return encode(x)
+
+    monkeypatch.setattr(niso.model_, "encode", recording_encode)
+    Z = niso.transform(X)
+    assert seen == [5, 5, 2]  # 12 observations, never more than 5 at once
+    # Other batch sizes may pick other kernels: equal up to float32 rounding.
+    np.testing.assert_allclose(Z, expected[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(niso.isometries(X), expected[1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(niso.inverse_transform(Z), expected[2], rtol=1e-5, atol=1e-6)
+    assert max(seen) == 5
