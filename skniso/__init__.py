@@ -7,6 +7,13 @@ NeuralIsometryTransformer
     eigenspace latents.
 EquivariantClassifier
     An O(K)-invariant vector-neuron classifier on those latents.
+
+Persistence
+-----------
+save_model, load_model
+    One safetensors file (weights, parameters as JSON, a format version); no pickle.
+load
+    joblib/pickle files (CUDA tensors mapped to the CPU), and save_model files.
 """
 
 from . import presets
