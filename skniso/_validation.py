@@ -14,7 +14,7 @@ from numbers import Integral, Real
 import torch
 from sklearn.utils._param_validation import Interval
 
-__all__ = ["TRAINING_PARAMETER_CONSTRAINTS", "positive_int", "non_negative_real"]
+__all__ = ["TRAINING_PARAMETER_CONSTRAINTS", "positive_int", "non_negative_real", "check_finite_output"]
 
 positive_int = Interval(Integral, 1, None, closed="left")
 non_negative_real = Interval(Real, 0, None, closed="left")
@@ -31,3 +31,22 @@ TRAINING_PARAMETER_CONSTRAINTS = {
     "random_state": ["random_state"],
     "verbose": ["verbose"],
 }
+
+
+def check_finite_output(outputs, inputs, start, estimator):
+    """Raise if a batch of model outputs holds NaN or inf.
+
+    Finite inputs of huge magnitude (say 1e30) overflow float32 inside the
+    network; a clear error is better than latents or scores full of NaN.
+    ``start`` is the index of the batch's first sample in the caller's input.
+    """
+    for output in outputs:
+        bad = ~torch.isfinite(output.reshape(output.shape[0], -1)).all(dim=1)
+        if bool(bad.any()):
+            index = start + int(bad.nonzero()[0, 0])
+            peak = max(float(x.abs().max()) for x in inputs)
+            raise ValueError(
+                f"{type(estimator).__name__} produced non-finite values for sample {index} "
+                f"({int(bad.sum())} in its batch): inputs of magnitude up to {peak:.3g} overflow "
+                "float32 inside the model; rescale X to the range it was fitted on"
+            )

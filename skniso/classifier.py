@@ -10,7 +10,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._validation import TRAINING_PARAMETER_CONSTRAINTS, positive_int
+from ._validation import TRAINING_PARAMETER_CONSTRAINTS, check_finite_output, positive_int
 from .nn.init import build_module
 from .nn.vector_neurons import OrthNet
 from .training import TrainedModuleMixin
@@ -246,7 +246,9 @@ class EquivariantClassifier(TrainedModuleMixin, ClassifierMixin, BaseEstimator):
         with torch.no_grad():
             for start in range(0, latents.shape[0], size):
                 batch = torch.from_numpy(np.ascontiguousarray(latents[start:start + size]))
-                outputs.append(self.module_(batch.to(self.device_)).cpu())
+                logits = self.module_(batch.to(self.device_))
+                check_finite_output([logits], [batch], start, self)
+                outputs.append(logits.cpu())
         return torch.cat(outputs).numpy() if outputs else np.empty((0, len(self.classes_)))
 
     def predict_proba(self, X):

@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
-from ._validation import TRAINING_PARAMETER_CONSTRAINTS, non_negative_real, positive_int
+from ._validation import TRAINING_PARAMETER_CONSTRAINTS, check_finite_output, non_negative_real, positive_int
 from .core.model import NeuralIsometryModel
 from .core.operator import SpectralOperator
 from .core.procrustes import eigenvalue_mask, solve_isometry
@@ -523,7 +523,9 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
                     for a in arrays
                 ]
                 out = fn(*batch)
-                out = [o.cpu().numpy() for o in (out if isinstance(out, tuple) else (out,))]
+                out = out if isinstance(out, tuple) else (out,)
+                check_finite_output(out, batch, start, self)
+                out = [o.cpu().numpy() for o in out]
                 if results is None:
                     results = tuple(np.empty((n, *o.shape[1:]), dtype=o.dtype) for o in out)
                 for result, o in zip(results, out):

@@ -126,6 +126,12 @@ CASES = [
              ValueError, "Input X contains infinity"),
     BadInput("NaN in latents to predict", "NaN / inf", C, "predict",
              lambda X, Z, y: (_with(Z, (0, 0, 0), np.nan),), ValueError, "Input X contains NaN"),
+    BadInput("±3e38 overflowing float32 inside the encoder", "NaN / inf", T, "transform",
+             lambda X, Z, y: (_with(X[:, 0], 1, 3e38 * np.sign(X[1, 0])),), ValueError,
+             r"produced non-finite values for sample 1 .* inputs of magnitude up to 3e\+38 overflow float32"),
+    BadInput("±3e38 overflowing float32 inside the head", "NaN / inf", C, "predict",
+             lambda X, Z, y: (_with(Z, 2, 3e38 * np.sign(Z[2])),), ValueError,
+             r"produced non-finite values for sample 2 .* overflow float32"),
     BadInput("NaN in y", "NaN / inf", C, "fit", lambda X, Z, y: (Z, np.where(np.arange(30) % 2, np.nan, 1.0)),
              ValueError, "Input y contains NaN"),
     # -- empty input -----------------------------------------------------------

@@ -4,6 +4,8 @@ The battery itself is in tests/bad_input_battery.py, shared with
 benchmarks/bad_inputs.py, which prints the table in BENCHMARKS.md.
 """
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -45,8 +47,13 @@ def test_every_parameter_has_a_constraint():
 
 # -- fuzzing -------------------------------------------------------------------
 # Few examples and tiny models: the whole module stays within seconds.
-FUZZ = settings(max_examples=30, deadline=None, database=None,
+# CI sees the same examples every run; SKNISO_FUZZ=explore draws many new ones.
+_BUDGETS = {"ci": dict(max_examples=30, derandomize=True), "explore": dict(max_examples=300, derandomize=False)}
+FUZZ = settings(deadline=None, database=None, **_BUDGETS[os.environ.get("SKNISO_FUZZ", "ci")],
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+# Infinities in the input make numpy warn inside sklearn's finiteness check.
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 # Clean rejections: sklearn's errors (InvalidParameterError and NotFittedError
 # are ValueErrors), TypeError for wrong kinds, DivergenceError for a valid but
@@ -61,11 +68,13 @@ def arrays(draw, max_dims=6, side=st.integers(0, 9)):
     dtype = draw(dtypes)
     shape = tuple(draw(st.lists(side, min_size=0, max_size=max_dims)))
     if dtype is object:
+        size = int(np.prod(shape))
+        # A few drawn objects, repeated to fill the shape.
         flat = draw(st.lists(st.one_of(st.floats(allow_nan=True), st.none(), st.text(max_size=2)),
-                             min_size=int(np.prod(shape)), max_size=int(np.prod(shape))))
+                             min_size=min(size, 20), max_size=min(size, 20)))
         out = np.empty(len(flat), dtype=object)
         out[:] = flat
-        return out.reshape(shape)
+        return np.resize(out, shape) if size else out.reshape(shape)
     special = st.sampled_from([np.nan, np.inf, -np.inf])
     elements = st.one_of(st.floats(-1e3, 1e3, width=32), special) if np.dtype(dtype).kind in "fc" else None
     return draw(hnp.arrays(dtype, shape, elements=elements))
@@ -114,8 +123,12 @@ def test_fuzz_transformer_fit_either_fits_or_rejects_cleanly(X):
     before, reference = dict(vars(niso)), niso.transform(probe)
     niso.set_params(max_steps=1)
     if _fit_or_reject(niso, X):
-        Z = niso.transform(X)
-        assert Z.shape[0] == len(X) and np.isfinite(Z).all()
+        try:
+            Z = niso.transform(X)
+        except ValueError as exc:  # huge finite values may overflow inside the model
+            assert "produced non-finite values" in str(exc)
+        else:
+            assert Z.shape[0] == len(X) and np.isfinite(Z).all()
     else:
         niso.set_params(max_steps=TINY_TRANSFORMER["max_steps"])
         _assert_unchanged(niso, before, reference, probe)
@@ -188,7 +201,7 @@ FIT_ARGS = {
 }
 
 
-@settings(FUZZ, max_examples=20)
+@settings(FUZZ, max_examples=FUZZ.max_examples * 2 // 3)
 @given(data=st.data(), name=st.sampled_from(sorted(FIT_ARGS)))
 def test_fuzz_parameters_fit_or_reject_cleanly(data, name):
     fit_args = FIT_ARGS[name]
