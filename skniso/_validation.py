@@ -25,9 +25,9 @@ TRAINING_PARAMETER_CONSTRAINTS = {
     "lr": [Interval(Real, 0, None, closed="neither")],
     "weight_decay": [non_negative_real],
     "warmup_steps": [Interval(Integral, 0, None, closed="left")],
-    # "auto", "cpu", "cuda", "cuda:N" or a torch.device; resolve_device names
-    # what is wrong with a string that torch does not parse.
-    "device": [str, torch.device],
+    # "auto" (or None), "cpu", "cuda", "cuda:N" or a torch.device; resolve_device
+    # names what is wrong with a string that torch does not parse.
+    "device": [str, torch.device, None],
     "random_state": ["random_state"],
     "verbose": ["verbose"],
 }

@@ -296,3 +296,19 @@ def test_gpu_fixtures_convert_to_safetensors(name, tmp_path):
         loaded = skniso.load_model(tmp_path / "m.safetensors")
     X = np.load(os.path.join(FIXTURES, name.replace(".joblib", "_expected.npz")))["X"]
     _assert_bit_identical(_outputs(loaded, X)[:1], _outputs(model, X)[:1])
+
+
+def test_save_model_keeps_feature_names(tmp_path):
+    pd = pytest.importorskip("pandas")
+    from .test_classifier import norm_task
+
+    Z, y = norm_task(n=40)
+    frame = pd.DataFrame(Z.reshape(40, -1), columns=[f"k{i}_c{j}" for i in range(6) for j in range(4)])
+    clf = EquivariantClassifier(width=8, gram_channels=4, max_steps=2, random_state=0).fit(frame, y)
+    skniso.save_model(clf, tmp_path / "m.safetensors")
+    loaded = skniso.load_model(tmp_path / "m.safetensors")
+    assert loaded.feature_names_in_.dtype == object
+    np.testing.assert_array_equal(loaded.feature_names_in_, clf.feature_names_in_)
+    np.testing.assert_array_equal(loaded.predict_proba(frame), clf.predict_proba(frame))
+    with pytest.raises(ValueError, match="feature names"):
+        loaded.predict(frame.rename(columns={"k0_c0": "other"}))
