@@ -175,7 +175,7 @@ class EquivariantClassifier(TrainedModuleMixin, ClassifierMixin, BaseEstimator):
             encoder = LabelEncoder().fit(y)
             if len(encoder.classes_) < 2:
                 raise ValueError(
-                    f"EquivariantClassifier needs samples of at least 2 classes; got 1 class: {encoder.classes_[0]!r}"
+                    f"EquivariantClassifier needs samples of at least 2 classes; got 1 class: {encoder.classes_.tolist()[0]!r}"
                 )
             targets = torch.from_numpy(encoder.transform(y).astype(np.int64))
             # RMS per channel over samples and K: invariant to O(K) on each sample.

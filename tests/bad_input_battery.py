@@ -155,7 +155,7 @@ CASES = [
     BadInput("2-D y", "y length", C, "fit", lambda X, Z, y: (Z, np.c_[y, y]), ValueError,
              r"y should be a 1d array, got an array of shape \(30, 2\)"),
     BadInput("one class", "y length", C, "fit", lambda X, Z, y: (Z, np.full(30, "a")), ValueError,
-             "needs samples of at least 2 classes"),
+             "needs samples of at least 2 classes; got 1 class: .a.$"),
     # -- non-numeric dtype -----------------------------------------------------
     BadInput("strings", "non-numeric dtype", T, "fit", lambda X, Z, y: (X.astype(str),), ValueError,
              r"Non-numeric data: X must hold real numbers, got dtype <U\d+; expected \(n_samples, n_views"),
