@@ -7,13 +7,29 @@ NeuralIsometryTransformer
     eigenspace latents.
 EquivariantClassifier
     An O(K)-invariant vector-neuron classifier on those latents.
+
+Persistence
+-----------
+save_model, load_model
+    One safetensors file (weights, parameters as JSON, a format version); no pickle.
+load
+    joblib/pickle files (CUDA tensors mapped to the CPU), and save_model files.
 """
 
 from . import presets
 from .classifier import EquivariantClassifier
 from .transformer import NeuralIsometryTransformer
+from .persistence import load_model, save_model
 from .utils import load
 
 __version__ = "0.1.0"
 
-__all__ = ["EquivariantClassifier", "NeuralIsometryTransformer", "load", "presets", "__version__"]
+__all__ = [
+    "EquivariantClassifier",
+    "NeuralIsometryTransformer",
+    "load",
+    "load_model",
+    "presets",
+    "save_model",
+    "__version__",
+]

@@ -43,7 +43,7 @@ def encode_class_labels(y, estimator_name, classes=None, hint=""):
         )
     if len(encoder.classes_) < 2:
         raise ValueError(
-            f"{estimator_name} needs samples of at least 2 classes; got 1 class: {encoder.classes_[0]!r}"
+            f"{estimator_name} needs samples of at least 2 classes; got 1 class: {encoder.classes_.tolist()[0]!r}"
         )
     return encoder.classes_, torch.from_numpy(encoder.transform(y).astype(np.int64))
 

@@ -1,14 +1,15 @@
 """EquivariantClassifier: an O(K)-invariant vector-neuron head on NIso latents."""
 
-import numbers
 import re
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._classification import LogitOutputsMixin, encode_class_labels
+from ._validation import TRAINING_PARAMETER_CONSTRAINTS, check_finite_output, positive_int
 from .nn.init import build_module
 from .nn.vector_neurons import OrthNet
 from .training import TRAINING_PARAMETERS_DOC, TrainedModuleMixin
@@ -18,6 +19,7 @@ from .utils import flatten_samples, torch_generator
 __all__ = ["EquivariantClassifier"]
 
 _LATENT_NAME = re.compile(r"^k(\d+)_c(\d+)$")
+_LATENT_LAYOUT = "(n_samples, K, C) or (n_samples, K*C)"
 
 
 class EquivariantClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMixin, BaseEstimator):
@@ -79,6 +81,18 @@ class EquivariantClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMix
 
     _module_attributes = ("module_",)
 
+    # Samples per forward pass at inference (bounds device memory).
+    _inference_batch_size = 512
+
+    _parameter_constraints = {
+        "n_components": [StrOptions({"auto"}), positive_int],
+        "width": [positive_int],
+        "n_layers": [positive_int],
+        "gram_channels": [positive_int],
+        "readout_width": [positive_int, None],
+        **TRAINING_PARAMETER_CONSTRAINTS,
+    }
+
     def __init__(
         self,
         n_components="auto",
@@ -138,21 +152,8 @@ class EquivariantClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMix
         return tags
 
     def _check_params(self):
+        # Single values are checked by _parameter_constraints when fit starts.
         self._check_training_params()
-        for name in ("width", "n_layers", "gram_channels"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.readout_width is not None and (
-            not isinstance(self.readout_width, numbers.Integral) or self.readout_width < 1
-        ):
-            raise ValueError(f"readout_width must be a positive integer or None, got {self.readout_width!r}")
-        if self.n_components != "auto" and (
-            not isinstance(self.n_components, numbers.Integral)
-            or isinstance(self.n_components, bool)
-            or self.n_components < 1
-        ):
-            raise ValueError(f"n_components must be 'auto' or a positive integer, got {self.n_components!r}")
 
     def _infer_k(self, X, shape):
         if len(shape) == 3:
@@ -170,6 +171,7 @@ class EquivariantClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMix
                 return max(int(m.group(1)) for m in parsed) + 1
         return DEFAULT_N_COMPONENTS
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Fit the invariant head.
 
@@ -209,7 +211,7 @@ class EquivariantClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMix
     def _fit(self, X, y, partial, classes=None):
         with self._atomic_fit():
             self._check_params()
-            X_flat, shape = flatten_samples(X, max_ndim=3)
+            X_flat, shape = flatten_samples(X, max_ndim=3, expected=_LATENT_LAYOUT)
             k = self._infer_k(X, shape)
             continuing = self._continues_run(partial)
             X_flat, y = validate_data(self, X_flat, y, dtype=np.float32, reset=not continuing)
@@ -235,18 +237,7 @@ class EquivariantClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMix
             layout = {"latent_shape": latents.shape[1:], "classes": len(all_classes)}
 
             def build():
-                return build_module(
-                    lambda: OrthNet(
-                        n_channels,
-                        len(all_classes),
-                        width=self.width,
-                        n_layers=self.n_layers,
-                        gram_channels=self.gram_channels,
-                        readout_width=self.readout_width,
-                    ),
-                    generator,
-                    device,
-                )
+                return build_module(lambda: self._new_module(n_channels, len(all_classes)), generator, device)
 
             module = self._start_module(build, layout, device, partial=partial)
             data = (torch.from_numpy(latents / scale), targets)
@@ -261,6 +252,16 @@ class EquivariantClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMix
             self.device_ = device
         return self
 
+    def _new_module(self, n_channels, n_classes):
+        return OrthNet(
+            n_channels,
+            n_classes,
+            width=self.width,
+            n_layers=self.n_layers,
+            gram_channels=self.gram_channels,
+            readout_width=self.readout_width,
+        )
+
     def _training_step(self, module, indices, data, generator):
         latents, targets = data
         device = self._train_device(module)
@@ -274,15 +275,25 @@ class EquivariantClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMix
 
     def _logits(self, X):
         check_is_fitted(self)
-        X_flat, _ = flatten_samples(X, max_ndim=3)
+        k, c = self.latent_shape_
+        layouts = f"(n, {k}, {c}) or (n, {k * c})"
+        X_flat, shape = flatten_samples(X, max_ndim=3, expected=layouts)
+        if len(shape) == 3 and tuple(shape[1:]) != (k, c):
+            raise ValueError(
+                f"X has samples of shape {tuple(shape[1:])}, but {type(self).__name__} was "
+                f"fitted on latents of shape ({k}, {c}): expected X of shape {layouts}"
+            )
         X_flat = validate_data(self, X_flat, dtype=np.float32, reset=False)
         latents = X_flat.reshape(X_flat.shape[0], *self.latent_shape_) / self.scale_
         self.module_.eval()
         outputs = []
+        size = self._inference_batch_size
         with torch.no_grad():
-            for start in range(0, latents.shape[0], 512):
-                batch = torch.from_numpy(np.ascontiguousarray(latents[start:start + 512]))
-                outputs.append(self.module_(batch.to(self.device_)).cpu())
+            for start in range(0, latents.shape[0], size):
+                batch = torch.from_numpy(np.ascontiguousarray(latents[start:start + size]))
+                logits = self.module_(batch.to(self.device_))
+                check_finite_output([logits], [batch], start, self)
+                outputs.append(logits.cpu())
         return torch.cat(outputs).numpy() if outputs else np.empty((0, len(self.classes_)))
 
 

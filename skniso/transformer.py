@@ -5,11 +5,13 @@ import numbers
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils import check_array
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
+from ._validation import TRAINING_PARAMETER_CONSTRAINTS, check_finite_output, non_negative_real, positive_int
 from .core.model import TRANSITIONS, NeuralIsometryModel
 from .core.operator import SpectralOperator
 from .core.procrustes import eigenvalue_mask, least_squares_map, solve_isometry
@@ -22,6 +24,10 @@ from .utils import flatten_samples, torch_generator
 __all__ = ["NeuralIsometryTransformer", "DEFAULT_N_COMPONENTS"]
 
 DEFAULT_N_COMPONENTS = 32
+
+# The layouts fit and transform accept, for error messages.
+_FIT_LAYOUT = "(n_samples, n_views=2 or 3, channels, *spatial) with 1 to 3 spatial axes"
+_SINGLE_LAYOUT = "(n_samples, channels, *spatial) with 1 to 3 spatial axes"
 
 
 def _is_positive_int(value):
@@ -160,6 +166,30 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
 
     _module_attributes = ("model_",)
 
+    _parameter_constraints = {
+        "encoder": [StrOptions({"conv", "identity"}), nn.Module],
+        "decoder": [nn.Module, None],
+        "channels": ["array-like"],
+        "blocks_per_level": ["array-like"],
+        "latent_channels": [positive_int],
+        "n_components": [positive_int],
+        "alpha": [non_negative_real],
+        "beta": [non_negative_real],
+        "mask": [StrOptions({"fuzzy", "hard"})],
+        "mask_temperature": [Interval(numbers.Real, 0, None, closed="neither")],
+        "group": [StrOptions({"SO", "O"})],
+        "regime": [StrOptions({"auto", "pairwise", "triplet"})],
+        "spectral_dropout": [Interval(numbers.Real, 0, 1, closed="both")],
+        "clustered_init": ["boolean"],
+        "normalize_mass": ["boolean"],
+        "equivariance_normalization": [StrOptions({"magnitude", "spread"}), None],
+        "transition": [StrOptions(set(TRANSITIONS))],
+        "pair_transform": [callable, None],
+        "input_shape": ["array-like", None],
+        "flatten": ["boolean"],
+        **TRAINING_PARAMETER_CONSTRAINTS,
+    }
+
     def __init__(
         self,
         encoder="conv",
@@ -252,18 +282,14 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
 
     # -- parameter and input checks -------------------------------------------
     def _check_params(self):
+        """Checks across parameters and inside tuples; single values are checked
+        by ``_parameter_constraints`` when ``fit`` starts."""
         self._check_training_params()
-        if not (isinstance(self.encoder, nn.Module) or self.encoder in ("conv", "identity")):
-            raise ValueError(
-                f"encoder must be 'conv', 'identity' or a torch.nn.Module, got {self.encoder!r}"
-            )
         if isinstance(self.encoder, nn.Module) != isinstance(self.decoder, nn.Module):
             raise ValueError(
                 "a user encoder needs a user decoder (both torch.nn.Module); "
                 f"got encoder={type(self.encoder).__name__}, decoder={type(self.decoder).__name__}"
             )
-        if not _is_positive_int(self.n_components):
-            raise ValueError(f"n_components must be a positive integer, got {self.n_components!r}")
         if self.encoder == "conv":
             channels = tuple(self.channels)
             blocks = tuple(self.blocks_per_level)
@@ -274,39 +300,12 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
                     "channels and blocks_per_level must be equally long tuples of positive "
                     f"integers, got {self.channels!r} and {self.blocks_per_level!r}"
                 )
-            if not _is_positive_int(self.latent_channels):
-                raise ValueError(
-                    f"latent_channels must be a positive integer, got {self.latent_channels!r}"
-                )
-        for name in ("alpha", "beta", "mask_temperature"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Real) or not value >= 0:
-                raise ValueError(f"{name} must be a non-negative number, got {value!r}")
-        if not self.mask_temperature > 0:
-            raise ValueError(f"mask_temperature must be > 0, got {self.mask_temperature!r}")
-        if self.equivariance_normalization not in (None, "magnitude", "spread"):
-            raise ValueError(
-                "equivariance_normalization must be None, 'magnitude' or 'spread', "
-                f"got {self.equivariance_normalization!r}"
-            )
-        if self.transition not in TRANSITIONS:
-            raise ValueError(f"transition must be one of {TRANSITIONS}, got {self.transition!r}")
-        if self.mask not in ("fuzzy", "hard"):
-            raise ValueError(f"mask must be 'fuzzy' or 'hard', got {self.mask!r}")
-        if self.group not in ("SO", "O"):
-            raise ValueError(f"group must be 'SO' or 'O', got {self.group!r}")
-        if self.regime not in ("auto", "pairwise", "triplet"):
-            raise ValueError(f"regime must be 'auto', 'pairwise' or 'triplet', got {self.regime!r}")
-        if not isinstance(self.spectral_dropout, numbers.Real) or not 0 <= self.spectral_dropout <= 1:
-            raise ValueError(f"spectral_dropout must be in [0, 1], got {self.spectral_dropout!r}")
-        if self.pair_transform is not None and not callable(self.pair_transform):
-            raise TypeError(f"pair_transform must be callable, got {self.pair_transform!r}")
 
     def _fit_layout(self, X, reset=True):
         """Validate ``X``; return it as (n, views, C, *spatial), the number of views,
         one observation's shape, and whether rows were flat 1-D signals."""
-        X, shape = flatten_samples(X)
         views_from_data = self.pair_transform is None
+        X, shape = flatten_samples(X, expected=_FIT_LAYOUT if views_from_data else _SINGLE_LAYOUT)
         X = validate_data(self, X, dtype=np.float32, ensure_min_features=1, reset=reset)
         n_samples, n_features = X.shape
 
@@ -327,8 +326,8 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
             if views_from_data:
                 if len(shape) < 4:
                     raise ValueError(
-                        f"X of shape {shape} is not (n_samples, n_views, channels, *spatial); "
-                        "give single observations together with pair_transform, or set input_shape"
+                        f"X of shape {shape} is not {_FIT_LAYOUT}; give single "
+                        "observations together with pair_transform, or set input_shape"
                     )
                 n_views, obs_shape = shape[1], shape[2:]
             else:
@@ -343,14 +342,17 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
                 )
             obs_shape = (1, n_features // n_views)
         if len(obs_shape) > 4:
-            raise ValueError(f"observations may have 1 to 3 spatial axes, got shape {obs_shape}")
+            raise ValueError(
+                f"observations may have 1 to 3 spatial axes, got shape {obs_shape}; expected "
+                f"X of shape {_FIT_LAYOUT if views_from_data else _SINGLE_LAYOUT}"
+            )
 
         expected = {"pairwise": 2, "triplet": 3}.get(self.regime)
         if views_from_data:
             if n_views not in (2, 3):
                 raise ValueError(
                     f"X holds {n_views} view(s) per sample; NIso needs pairs (2) or triplets (3), "
-                    "or single observations with pair_transform"
+                    f"X of shape {_FIT_LAYOUT}, or single observations with pair_transform"
                 )
             if expected is not None and n_views != expected:
                 raise ValueError(f"regime={self.regime!r} needs {expected} views per sample, X has {n_views}")
@@ -417,6 +419,7 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
             )
 
     # -- fitting --------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Fit the autoencoder, operator and isometries on related views.
 
@@ -545,7 +548,19 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         """Validate ``X`` at inference; return (n, views, C, *spatial) float32."""
         check_is_fitted(self)
         obs_size = int(np.prod(self.observation_shape_))
-        X, shape = flatten_samples(X)
+        obs = self.observation_shape_
+        layouts = f"(n, {', '.join(map(str, obs))}) or (n, n_views, {', '.join(map(str, obs))})"
+        X, shape = flatten_samples(X, expected=layouts)
+        sample_shape = tuple(shape[1:])
+        if len(shape) > 2 and sample_shape != obs and not (
+            sample_shape[1:] == obs and 1 <= sample_shape[0] <= 3
+        ):
+            # The same number of values in another layout (other channels or
+            # sizes) would otherwise be read as valid observations.
+            raise ValueError(
+                f"X has samples of shape {sample_shape}, but {type(self).__name__} was "
+                f"fitted on observations of shape {obs}: expected X of shape {layouts}"
+            )
         n_features = int(np.prod(shape[1:]))
         if n_features == self.n_features_in_:
             X = validate_data(self, X, dtype=np.float32, reset=False)
@@ -561,22 +576,32 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
             )
         return X.reshape(X.shape[0], n_views, *self.observation_shape_)
 
-    def _batched(self, arrays, fn, batch_size=256):
+    # Samples per forward pass at inference: the device never holds more than
+    # this many inputs (and their activations) at once, whatever the input size.
+    _inference_batch_size = 256
+
+    def _batched(self, arrays, fn):
         """Apply ``fn`` to torch batches of ``arrays`` without gradients.
 
-        ``fn`` returns a tensor or a tuple of tensors; the batches are
-        concatenated into numpy arrays (a tuple of them for a tuple).
+        ``fn`` returns a tensor or a tuple of tensors; each batch is copied into
+        numpy arrays allocated once for all samples (a tuple of them for a tuple).
         """
-        chunks = []
+        n, size = arrays[0].shape[0], self._inference_batch_size
+        results = None
         with torch.no_grad():
-            for start in range(0, arrays[0].shape[0], batch_size):
+            for start in range(0, n, size):
                 batch = [
-                    torch.from_numpy(np.ascontiguousarray(a[start:start + batch_size])).to(self.device_)
+                    torch.from_numpy(np.ascontiguousarray(a[start:start + size])).to(self.device_)
                     for a in arrays
                 ]
                 out = fn(*batch)
-                chunks.append(tuple(o.cpu() for o in out) if isinstance(out, tuple) else (out.cpu(),))
-        results = tuple(torch.cat(parts).numpy() for parts in zip(*chunks))
+                out = out if isinstance(out, tuple) else (out,)
+                check_finite_output(out, batch, start, self)
+                out = [o.cpu().numpy() for o in out]
+                if results is None:
+                    results = tuple(np.empty((n, *o.shape[1:]), dtype=o.dtype) for o in out)
+                for result, o in zip(results, out):
+                    result[start:start + size] = o
         return results if len(results) > 1 else results[0]
 
     def _spectrum(self):
@@ -619,7 +644,7 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
             was fitted on 2-D input without ``input_shape``.
         """
         check_is_fitted(self)
-        X = np.asarray(X, dtype=np.float32)
+        X = check_array(X, dtype=np.float32, allow_nd=True, input_name="latents")
         k = self.n_components
         if X.ndim == 2 and X.shape[1] % k == 0:
             X = X.reshape(X.shape[0], k, -1)

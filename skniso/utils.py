@@ -60,25 +60,43 @@ def warn_device_fallback(device):
     )
 
 
-def flatten_samples(X, max_ndim=None):
+def flatten_samples(X, max_ndim=None, expected="(n_samples, n_features)"):
     """Flatten every sample of an n-D array to one row, keeping 2-D input as it is.
 
     Returns ``(X_2d, shape)`` where ``shape`` is the input's shape.  DataFrames,
     sparse matrices and other 2-D containers pass through untouched so that
     :func:`sklearn.utils.validation.validate_data` can see their feature names
-    or reject them with its usual message.
+    or reject them with its usual message.  Arrays of fewer than 2 or more than
+    ``max_ndim`` dimensions, and arrays of strings, complex numbers, dates or
+    records, are rejected with a message naming ``expected``, the layout the
+    caller wants.
     """
     if hasattr(X, "iloc") or scipy.sparse.issparse(X):
         return X, tuple(X.shape)
     X = np.asarray(X)
-    if X.ndim < 2:
-        return X, X.shape  # validate_data raises its standard "Reshape your data" error
-    if max_ndim is not None and X.ndim > max_ndim:
-        raise ValueError(f"Expected at most {max_ndim}-D input, got shape {X.shape}")
+    if X.dtype.kind not in "biufO":
+        # The phrase for complex numbers is the one sklearn's own checks expect.
+        problem = "Complex data not supported" if X.dtype.kind == "c" else "Non-numeric data"
+        raise ValueError(f"{problem}: X must hold real numbers, got dtype {X.dtype}; expected {expected}")
+    if X.ndim < 2 or (max_ndim is not None and X.ndim > max_ndim):
+        raise ValueError(
+            f"X must be {expected}, got a {X.ndim}-D array of shape {X.shape}. "
+            "Reshape your data to that layout."
+        )
+    if X.shape[0] == 0:
+        raise ValueError(f"X is empty (shape {X.shape}); expected at least one sample of {expected}")
     if X.ndim > 2:
-        if X.dtype.kind not in "biuf":
-            raise ValueError(f"X must be numeric, got dtype {X.dtype}")
-        return X.reshape(X.shape[0], -1), X.shape
+        if 0 in X.shape[1:]:
+            raise ValueError(f"X has samples of shape {X.shape[1:]}, which hold no values; expected {expected}")
+        if X.dtype.kind == "O":
+            try:
+                X = X.astype(np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(
+                    f"X must hold real numbers, got objects that are not: {exc}; expected {expected}"
+                ) from exc
+        # An explicit width: reshape(n, -1) is ambiguous when n is 0.
+        return X.reshape(X.shape[0], int(np.prod(X.shape[1:]))), X.shape
     return X, X.shape
 
 
@@ -102,6 +120,9 @@ def _storages_on_cpu():
 def load(path):
     """Load a pickled or joblib-dumped model, mapping any CUDA tensors to the CPU.
 
+    A file written by :func:`skniso.save_model` (safetensors, no pickle) is
+    recognised by its header and read with :func:`skniso.load_model` instead.
+
     skniso estimators always pickle their modules from the CPU, so plain
     :func:`joblib.load` works for them.  This loader also opens pickles that
     hold CUDA tensors elsewhere (made by other code, or by skniso 0.1.0's
@@ -118,5 +139,9 @@ def load(path):
     """
     import joblib
 
+    from .persistence import is_model_file, load_model
+
+    if isinstance(path, (str, os.PathLike)) and is_model_file(path):
+        return load_model(path)
     with _storages_on_cpu():
         return joblib.load(path)

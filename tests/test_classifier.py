@@ -85,8 +85,8 @@ def test_binary_decision_function_is_log_odds():
     [
         ({}, (20, 7), "not a multiple of n_components=32"),
         ({"n_components": 5}, (20, 6, 4), "K=6 rows per sample but n_components=5"),
-        ({"n_components": 0}, (20, 6, 4), "n_components must be 'auto' or a positive integer"),
-        ({"width": 0}, (20, 6, 4), "width must be a positive integer"),
+        ({"n_components": 0}, (20, 6, 4), "'n_components' parameter of EquivariantClassifier must be"),
+        ({"width": 0}, (20, 6, 4), "'width' parameter of EquivariantClassifier must be an int in the range \\[1, inf\\)"),
     ],
 )
 def test_bad_inputs_and_parameters(params, X_shape, message):
@@ -111,3 +111,14 @@ def test_reproducible_without_touching_global_rng():
     b = EquivariantClassifier(**small(max_steps=10, random_state=3)).fit(X, y).predict_proba(X)
     assert torch.equal(state, torch.random.get_rng_state())
     np.testing.assert_array_equal(a, b)
+
+
+def test_inference_runs_in_bounded_batches(monkeypatch):
+    X, y = norm_task(n=40)
+    clf = EquivariantClassifier(**small(max_steps=3)).fit(X, y)
+    expected = clf.predict_proba(X)
+    monkeypatch.setattr(EquivariantClassifier, "_inference_batch_size", 16)
+    seen = []
+    clf.module_.register_forward_pre_hook(lambda module, args: seen.append(args[0].shape[0]))
+    np.testing.assert_allclose(clf.predict_proba(X), expected, rtol=1e-5, atol=1e-7)
+    assert seen == [16, 16, 8]

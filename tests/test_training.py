@@ -124,7 +124,7 @@ def test_transformer_validation_loss_is_evaluated(tiny_pairs):
     (dict(on_divergence="ignore"), "on_divergence"),
     (dict(precision="64"), "precision"),
     (dict(precision="16-mixed"), "needs a CUDA device"),
-    (dict(compile="yes"), "compile must be a bool or a dict"),
+    (dict(compile="yes"), "'compile' parameter"),
 ])
 def test_bad_training_parameters_are_named(norm_task, params, message):
     X, y = norm_task

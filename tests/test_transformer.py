@@ -169,20 +169,20 @@ def test_user_modules_are_copied_not_mutated(tiny_pairs):
 @pytest.mark.parametrize(
     "params,message",
     [
-        (dict(encoder="mlp"), "encoder must be"),
+        (dict(encoder="mlp"), "'encoder' parameter of NeuralIsometryTransformer must be"),
         (dict(encoder=TinyEncoder()), "needs a user decoder"),
-        (dict(n_components=0), "n_components must be a positive integer"),
+        (dict(n_components=0), "'n_components' parameter .* must be an int in the range \\[1, inf\\)"),
         (dict(n_components=17), "n_components=17 exceeds the latent grid's 16 points"),
         (dict(channels=(4, 8, 16), blocks_per_level=(1, 1)), "equally long"),
-        (dict(alpha=-1), "alpha must be a non-negative"),
-        (dict(mask="soft"), "mask must be"),
-        (dict(group="U"), "group must be"),
-        (dict(regime="quad"), "regime must be"),
-        (dict(spectral_dropout=1.5), "spectral_dropout must be in"),
-        (dict(max_steps=0), "max_steps must be a positive integer"),
-        (dict(lr=0.0), "lr must be > 0"),
+        (dict(alpha=-1), "'alpha' parameter .* range \\[0.0, inf\\)"),
+        (dict(mask="soft"), "'mask' parameter .* must be a str among"),
+        (dict(group="U"), "'group' parameter"),
+        (dict(regime="quad"), "'regime' parameter"),
+        (dict(spectral_dropout=1.5), "'spectral_dropout' parameter .* range \\[0.0, 1.0\\]"),
+        (dict(max_steps=0), "'max_steps' parameter .* range \\[1, inf\\)"),
+        (dict(lr=0.0), "'lr' parameter .* range \\(0.0, inf\\)"),
         (dict(device="tpu"), "device must be"),
-        (dict(pair_transform="shift"), "pair_transform must be callable"),
+        (dict(pair_transform="shift"), "'pair_transform' parameter .* must be a callable or None"),
         (dict(input_shape=(1, 7, 7)), "not a multiple of prod"),
     ],
 )
@@ -201,7 +201,7 @@ def test_bad_inputs_raise_clear_errors(tiny_pairs):
     bad[0, 0, 0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         niso.fit(bad)
-    with pytest.raises(ValueError, match="n_samples, n_views, channels"):
+    with pytest.raises(ValueError, match=r"is not \(n_samples, n_views=2 or 3, channels, \*spatial\)"):
         niso.fit(X[:, 0, 0])
 
 
@@ -304,7 +304,7 @@ def test_pair_transform_returning_another_shape_is_named():
 
 def test_baseline_transitions_fit_and_report_their_maps(tiny_pairs):
     X, _ = tiny_pairs
-    with pytest.raises(ValueError, match="transition must be one of"):
+    with pytest.raises(ValueError, match="'transition' parameter"):
         NeuralIsometryTransformer(**tiny_conv_params(transition="affine")).fit(X)
     nft = NeuralIsometryTransformer(**tiny_conv_params(transition="least_squares")).fit(X)
     tau, source, target = nft.isometries(X, return_latents=True)
@@ -316,3 +316,25 @@ def test_baseline_transitions_fit_and_report_their_maps(tiny_pairs):
     ae = NeuralIsometryTransformer(**tiny_conv_params(transition="none")).fit(X)
     assert ae.history_[-1]["equivariance"] == 0
     assert ae.transform(X).shape == (12, 6 * 3)
+
+
+def test_inference_runs_in_bounded_batches(tiny_pairs, monkeypatch):
+    X, _ = tiny_pairs
+    niso = NeuralIsometryTransformer(**tiny_conv_params()).fit(X)
+    expected = (niso.transform(X), niso.isometries(X), niso.inverse_transform(niso.transform(X)))
+    monkeypatch.setattr(NeuralIsometryTransformer, "_inference_batch_size", 5)
+    seen = []
+    encode = niso.model_.encode
+
+    def recording_encode(x):
+        seen.append(x.shape[0])
+        return encode(x)
+
+    monkeypatch.setattr(niso.model_, "encode", recording_encode)
+    Z = niso.transform(X)
+    assert seen == [5, 5, 2]  # 12 observations, never more than 5 at once
+    # Other batch sizes may pick other kernels: equal up to float32 rounding.
+    np.testing.assert_allclose(Z, expected[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(niso.isometries(X), expected[1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(niso.inverse_transform(Z), expected[2], rtol=1e-5, atol=1e-6)
+    assert max(seen) == 5

@@ -11,11 +11,12 @@ import numbers
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._classification import LogitOutputsMixin, encode_class_labels
 from ..nn.init import build_module
+from .._validation import TRAINING_PARAMETER_CONSTRAINTS
 from ..training import TrainedModuleMixin
 from ..utils import flatten_samples, torch_generator
 
@@ -30,6 +31,11 @@ class ObservationClassifierBase(LogitOutputsMixin, TrainedModuleMixin, Classifie
     """
 
     _module_attributes = ("module_",)
+    _parameter_constraints = {
+        "augmentation": [callable, None],
+        "input_shape": ["array-like", None],
+        **TRAINING_PARAMETER_CONSTRAINTS,
+    }
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -48,9 +54,8 @@ class ObservationClassifierBase(LogitOutputsMixin, TrainedModuleMixin, Classifie
         return batch
 
     def _check_params(self):
+        """Checks inside tuples; single values are checked by ``_parameter_constraints``."""
         self._check_training_params()
-        if self.augmentation is not None and not callable(self.augmentation):
-            raise TypeError(f"augmentation must be callable or None, got {self.augmentation!r}")
         if self.input_shape is not None:
             shape = tuple(self.input_shape)
             if len(shape) < 2 or not all(isinstance(s, numbers.Integral) and s > 0 for s in shape):
@@ -97,6 +102,7 @@ class ObservationClassifierBase(LogitOutputsMixin, TrainedModuleMixin, Classifie
         return augmented
 
     # -- fitting ----------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Fit on observations, augmenting each training batch if ``augmentation`` is set.
 

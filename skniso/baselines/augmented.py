@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted
 
 from ..nn.mlp import MLP
@@ -92,6 +93,12 @@ class AugmentedMLPClassifier(ObservationClassifierBase):
         self.random_state = random_state
         self.verbose = verbose
 
+    _parameter_constraints = {
+        **ObservationClassifierBase._parameter_constraints,
+        "transformer": [HasMethods(["fit", "transform"]), HasMethods(["transform"]), None],
+        "hidden_layer_sizes": ["array-like"],
+    }
+
     def _check_params(self):
         super()._check_params()
         sizes = self.hidden_layer_sizes
@@ -99,8 +106,6 @@ class AugmentedMLPClassifier(ObservationClassifierBase):
             isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1 for s in sizes
         ):
             raise ValueError(f"hidden_layer_sizes must be a tuple of positive integers, got {sizes!r}")
-        if self.transformer is not None and not hasattr(self.transformer, "transform"):
-            raise TypeError(f"transformer must have a transform method, got {self.transformer!r}")
 
     def _prepare(self, observations, y):
         transformer = self.transformer

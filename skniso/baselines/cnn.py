@@ -2,6 +2,7 @@
 
 import numbers
 
+from .._validation import positive_int
 from ..nn.cnn import PlainConvNet
 from ._image import ObservationClassifierBase
 
@@ -91,13 +92,17 @@ class CNNClassifier(ObservationClassifierBase):
         self.random_state = random_state
         self.verbose = verbose
 
+    _parameter_constraints = {
+        **ObservationClassifierBase._parameter_constraints,
+        "channels": ["array-like"],
+        "hidden": [positive_int],
+    }
+
     def _check_params(self):
         super()._check_params()
-        widths = tuple(self.channels) if hasattr(self.channels, "__len__") else ()
+        widths = tuple(self.channels)
         if not widths or not all(_positive_int(c) for c in widths):
             raise ValueError(f"channels must be a non-empty tuple of positive integers, got {self.channels!r}")
-        if not _positive_int(self.hidden):
-            raise ValueError(f"hidden must be a positive integer, got {self.hidden!r}")
 
     def _network(self, observation_shape, n_classes):
         return PlainConvNet(

@@ -71,6 +71,11 @@ def check_grid_divisible(spatial_shape, factor):
     """
     spatial_shape = tuple(int(size) for size in spatial_shape)
     factor = int(factor)
+    if any(size < factor for size in spatial_shape):
+        raise ValueError(
+            f"spatial shape {spatial_shape} is too small for the encoder, which pools "
+            f"by a factor {factor}; every grid size must be a positive multiple of {factor}"
+        )
     if any(size % factor for size in spatial_shape):
         raise ValueError(
             f"spatial shape {spatial_shape} is not divisible by the encoder's "

@@ -57,7 +57,7 @@ def test_frozen_transformer_survives_grid_search_cloning():
 
 def test_transformer_without_transform_is_rejected():
     X, y = bright_or_dark()
-    with pytest.raises(TypeError, match="transformer must have a transform method"):
+    with pytest.raises(ValueError, match="'transformer' parameter"):
         small(transformer=object()).fit(X, y)
     with pytest.raises(ValueError, match="hidden_layer_sizes must be a tuple"):
         small(hidden_layer_sizes=(0,)).fit(X, y)

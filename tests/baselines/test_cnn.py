@@ -68,7 +68,7 @@ def test_bad_inputs_and_parameters_are_named():
         small(input_shape=(1, 7, 7)).fit(X.reshape(40, -1), y)
     with pytest.raises(ValueError, match="channels must be a non-empty tuple"):
         small(channels=()).fit(X, y)
-    with pytest.raises(TypeError, match="augmentation must be callable"):
+    with pytest.raises(ValueError, match="'augmentation' parameter"):
         small(augmentation="flip").fit(X, y)
     with pytest.raises(ValueError, match="augmentation must return a tensor shaped like"):
         small(augmentation=lambda b, generator=None: b[:, :, :4]).fit(X, y)
