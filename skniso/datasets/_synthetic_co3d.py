@@ -83,6 +83,9 @@ def _camera_path(rng, n_frames, kind):
     target = np.tile([0.0, 0.0, 0.3], (n_frames, 1))
     roll = np.zeros(n_frames)
     if kind == "handheld":
+        # A hand-held capture speeds up and slows down along the way.
+        steps = steps * np.exp(_smooth_noise(rng, n_frames, 0.6))
+        azimuth = azimuth[0] + np.cumsum(steps) * np.sign(azimuth[-1] - azimuth[0])
         radii = radii + _smooth_noise(rng, n_frames, 0.25)
         elevations = np.clip(elevations + _smooth_noise(rng, n_frames, math.radians(6)), math.radians(5), 1.2)
         target = target + np.stack([_smooth_noise(rng, n_frames, 0.1) for _ in range(3)], axis=1)
@@ -127,8 +130,8 @@ def make_synthetic_co3d(
     trajectory : {"orbit", "handheld", "mixed"}, default="mixed"
         ``"orbit"``: a CO3D-like circle at fixed radius (2.5–3.5) and elevation
         (10–40°), 2–4° of azimuth per frame with jitter, looking at the scene.
-        ``"handheld"``: the same with slowly drifting radius, elevation and aim
-        and a little roll.  ``"mixed"``: alternate the two.
+        ``"handheld"``: the same with a varying speed, slowly drifting radius,
+        elevation and aim, and a little roll.  ``"mixed"``: alternate the two.
     field_of_view : float, default=55.0
         Horizontal field of view in degrees.
     random_state : int, RandomState instance or None, default=None
