@@ -48,6 +48,7 @@ from skniso.datasets import load_co3d, make_pose_pairs, make_synthetic_co3d
 from skniso.metrics import absolute_trajectory_error, compose_trajectory, rotation_error
 
 SKIPS = (0, 1, 3, 5, 7, 9)
+METHODS = ("NIso", "NFT (least squares)", "no-operator ablation", "direct CNN")
 
 
 class NFTTransformer(NeuralIsometryTransformer):
@@ -109,9 +110,11 @@ class DirectCNNPoseRegressor(PoseRegressor):
 def make_data(args, root):
     tic = time.perf_counter()
     make_synthetic_co3d(root / "train", categories=("train",), n_sequences=args.n_train_sequences,
-                        n_frames=args.n_frames, image_size=(args.size, args.size * 5 // 4), random_state=100)
+                        n_frames=args.n_frames, image_size=(args.size, args.size * 5 // 4),
+                        degrees_per_frame=args.degrees_per_frame, random_state=100)
     make_synthetic_co3d(root / "test", categories=("test",), n_sequences=args.n_test_sequences,
-                        n_frames=args.n_frames, image_size=(args.size, args.size * 5 // 4), random_state=200)
+                        n_frames=args.n_frames, image_size=(args.size, args.size * 5 // 4),
+                        degrees_per_frame=args.degrees_per_frame, random_state=200)
     train = load_co3d(root / "train", top_fraction=1.0, image_size=args.size)
     test = load_co3d(root / "test", top_fraction=1.0, image_size=args.size)
     return train, test, time.perf_counter() - tic
@@ -177,6 +180,7 @@ def run_seed(seed, args, train, test):
         "no-operator ablation": (
             NeuralIsometryTransformer(**niso_params(args, seed, beta=0.0, mask_temperature=1e6)), "procrustes"),
     }
+    encoders = {name: spec for name, spec in encoders.items() if name in args.methods}
     for name, (encoder, solver) in encoders.items():
         tic = time.perf_counter()
         encoder.fit(pre_X)
@@ -187,18 +191,24 @@ def run_seed(seed, args, train, test):
                          "final_encoder_loss": encoder.history_[-1]["loss"]}
         print(json.dumps({"seed": seed, "method": name, **results[name]}), flush=True)
 
-    tic = time.perf_counter()
-    cnn = DirectCNNPoseRegressor(image_shape=train.images[0].shape[1:], standardize=False,
-                                 **{**head_params(args, seed), "max_steps": args.cnn_steps})
-    cnn.fit(head_X.reshape(len(head_X), -1), head_y, groups=head_groups)
-    results["direct CNN"] = {"scores": evaluate(lambda X: cnn.predict(X.reshape(len(X), -1)), test),
-                             "fit_seconds": time.perf_counter() - tic}
-    print(json.dumps({"seed": seed, "method": "direct CNN", **results["direct CNN"]}), flush=True)
+    if "direct CNN" in args.methods:
+        results["direct CNN"] = run_cnn(seed, args, train, test, head_X, head_y, head_groups)
     results["zero motion"] = {"scores": evaluate(lambda X: np.tile(np.eye(4), (len(X), 1, 1)), test)}
     means = {skip: mean_motion(train, skip) for skip in SKIPS}
     results["constant motion"] = {
         "scores": evaluate(lambda X, skip: np.tile(means[skip], (len(X), 1, 1)), test, per_skip=True)}
     return results
+
+
+def run_cnn(seed, args, train, test, head_X, head_y, head_groups):
+    tic = time.perf_counter()
+    cnn = DirectCNNPoseRegressor(image_shape=train.images[0].shape[1:], standardize=False,
+                                 **{**head_params(args, seed), "max_steps": args.cnn_steps})
+    cnn.fit(head_X.reshape(len(head_X), -1), head_y, groups=head_groups)
+    result = {"scores": evaluate(lambda X: cnn.predict(X.reshape(len(X), -1)), test),
+              "fit_seconds": time.perf_counter() - tic}
+    print(json.dumps({"seed": seed, "method": "direct CNN", **result}), flush=True)
+    return result
 
 
 def summary_table(runs, metric):
@@ -222,10 +232,13 @@ def main():
     parser.add_argument("--n-train-sequences", type=int, default=16)
     parser.add_argument("--n-test-sequences", type=int, default=6)
     parser.add_argument("--n-frames", type=int, default=60)
+    parser.add_argument("--degrees-per-frame", type=float, nargs=2, default=(2.0, 4.0),
+                        help="range of the sequences' mean azimuth step (make_synthetic_co3d)")
     parser.add_argument("--pairs-per-sequence", type=int, default=200)
     parser.add_argument("--niso-steps", type=int, default=300)
     parser.add_argument("--head-steps", type=int, default=1500)
     parser.add_argument("--cnn-steps", type=int, default=1500)
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--out", default=None, help="JSON path (default benchmarks/results/pose-<time>.json)")
     args = parser.parse_args()
     torch.set_num_threads(int(os.environ.get("SKNISO_THREADS", torch.get_num_threads())))

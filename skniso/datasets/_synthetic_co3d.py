@@ -72,11 +72,11 @@ def _smooth_noise(rng, n, scale, smoothness=8):
     return scale * walk / max(walk.std(), 1e-9)
 
 
-def _camera_path(rng, n_frames, kind):
+def _camera_path(rng, n_frames, kind, degrees_per_frame):
     """Camera-to-world poses (OpenCV axes) of an orbit or a hand-held-like path."""
     radius = rng.uniform(2.5, 3.5)
     elevation = math.radians(rng.uniform(10, 40))
-    steps = np.radians(rng.uniform(2, 4) + rng.uniform(-0.5, 0.5, size=n_frames))
+    steps = np.radians(rng.uniform(*degrees_per_frame) + rng.uniform(-0.5, 0.5, size=n_frames))
     azimuth = rng.uniform(0, 2 * math.pi) + np.cumsum(steps) * rng.choice([-1, 1])
     radii = np.full(n_frames, radius)
     elevations = np.full(n_frames, elevation)
@@ -111,6 +111,7 @@ def make_synthetic_co3d(
     image_size=(64, 80),
     trajectory="mixed",
     field_of_view=55.0,
+    degrees_per_frame=(2.0, 4.0),
     random_state=None,
 ):
     """Render synthetic sequences and write them as a CO3Dv2 folder.
@@ -129,11 +130,16 @@ def make_synthetic_co3d(
         Rendered size; a non-square frame exercises the loader's centre crop.
     trajectory : {"orbit", "handheld", "mixed"}, default="mixed"
         ``"orbit"``: a CO3D-like circle at fixed radius (2.5–3.5) and elevation
-        (10–40°), 2–4° of azimuth per frame with jitter, looking at the scene.
+        (10–40°), ``degrees_per_frame`` of azimuth per frame with ±0.5° jitter,
+        looking at the scene.
         ``"handheld"``: the same with a varying speed, slowly drifting radius,
         elevation and aim, and a little roll.  ``"mixed"``: alternate the two.
     field_of_view : float, default=55.0
         Horizontal field of view in degrees.
+    degrees_per_frame : (low, high), default=(2.0, 4.0)
+        Each sequence's mean azimuth step is drawn uniformly from this range
+        (CO3D-like: 2–4°); wider ranges make the motion harder to guess
+        without looking at the frames.
     random_state : int, RandomState instance or None, default=None
 
     Returns
@@ -152,6 +158,9 @@ def make_synthetic_co3d(
         raise ValueError(f"image_size must be (height, width) of positive sizes, got {image_size!r}")
     if not 0 < field_of_view < 180:
         raise ValueError(f"field_of_view must be in (0, 180) degrees, got {field_of_view!r}")
+    low, high = (float(d) for d in degrees_per_frame)
+    if not 0 <= low <= high:
+        raise ValueError(f"degrees_per_frame must be (low, high) with 0 <= low <= high, got {degrees_per_frame!r}")
     if isinstance(categories, str):
         categories = [categories]
     from PIL import Image
@@ -169,7 +178,7 @@ def make_synthetic_co3d(
             folder = root / category / name / "images"
             folder.mkdir(parents=True, exist_ok=True)
             scene = _random_scene(rng, object_textures, ground_textures)
-            for number, pose in enumerate(_camera_path(rng, n_frames, kind)):
+            for number, pose in enumerate(_camera_path(rng, n_frames, kind, (low, high))):
                 image = render(scene, torch.from_numpy(pose), (focal, focal), (width / 2.0, height / 2.0),
                                (height, width))
                 path = folder / f"frame{number + 1:06d}.jpg"

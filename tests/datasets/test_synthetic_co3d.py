@@ -56,8 +56,18 @@ def test_frames_differ_and_seed_reproduces(tmp_path):
         (dict(trajectory="spiral"), "trajectory"),
         (dict(image_size=(0, 4)), "image_size"),
         (dict(field_of_view=200), "field_of_view"),
+        (dict(degrees_per_frame=(5, 1)), "degrees_per_frame"),
     ],
 )
 def test_rejects_bad_arguments(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
         make_synthetic_co3d(tmp_path, **kwargs)
+
+
+def test_orbit_speed_follows_degrees_per_frame(tmp_path):
+    root = make_synthetic_co3d(tmp_path, n_sequences=1, n_frames=5, image_size=(8, 8), trajectory="orbit",
+                               degrees_per_frame=(10.0, 10.0), random_state=0)
+    poses = load_co3d(root, image_size=8, top_fraction=1.0).poses[0]
+    azimuth = np.degrees(np.unwrap(np.arctan2(poses[:, 1, 3], poses[:, 0, 3])))
+    steps = np.abs(np.diff(azimuth))
+    assert np.all((steps >= 9.5 - 1e-6) & (steps <= 10.5 + 1e-6))
