@@ -7,6 +7,7 @@ model trained on pairs of nearby frames gives, for each new pair, the isometry
 camera pose.
 """
 
+import copy
 import numbers
 
 import numpy as np
@@ -370,13 +371,15 @@ class PoseRegressor(TrainedModuleMixin, RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         X_flat, _ = flatten_samples(X)
         X_flat = validate_data(self, X_flat, dtype=np.float32, reset=False)
-        features = (X_flat - self.mean_) / self.scale_
-        self.module_.eval()
+        features = (X_flat.astype(np.float64) - self.mean_) / self.scale_
+        # Inference in float64: a sample's pose then does not depend, even in the
+        # last float32 digit, on which other samples share its batch.
+        module = copy.deepcopy(self.module_).double().eval()
         poses = np.tile(np.eye(4), (X_flat.shape[0], 1, 1))
         with torch.no_grad():
             for start in range(0, X_flat.shape[0], 512):
                 batch = torch.from_numpy(np.ascontiguousarray(features[start:start + 512])).to(self.device_)
-                rotation, translation = rotation_from_9d(self.module_(batch))
+                rotation, translation = rotation_from_9d(module(batch))
                 poses[start:start + 512, :3, :3] = rotation.cpu().double().numpy()
                 poses[start:start + 512, :3, 3] = translation.cpu().double().numpy()
         return poses

@@ -64,7 +64,7 @@ CHECKED_ESTIMATORS = [
         )
     ),
     ScalarTargetPoseRegressor(
-        width=32, n_layers=2, max_steps=300, batch_size=16, lr=3e-3, warmup_steps=0, random_state=0
+        width=32, n_layers=2, max_steps=120, batch_size=16, lr=5e-3, warmup_steps=0, random_state=0
     ),
 ]
 
