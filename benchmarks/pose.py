@@ -9,9 +9,8 @@ Protocol (method.md §9, tasks.md §3, shrunk to a 2-core CPU):
    * NIso: ``NeuralIsometryTransformer`` → ``IsometryMapEstimator`` (vec τ)
      → ``PoseRegressor``.
    * NFT: the same autoencoder trained with the least-squares transition
-     M* = argmin ‖M Â − B̂‖ in place of τ (no equivariance or multiplicity
-     loss), features vec(M*) (a benchmark-local stand-in until the package
-     has an NFT option).
+     M* = argmin ‖M Â − B̂‖ in place of τ (``transition="least_squares"``,
+     reconstruction loss only), features vec(M*).
    * No-operator ablation: NIso with β = 0 and a flat mask (temperature 1e6),
      so τ is any rotation of span(Φ) and no operator structure is learned.
    * Direct CNN: a small CNN on the 6-channel image pair → the same 9-D pose
@@ -42,36 +41,11 @@ import torch
 from torch import nn
 
 from skniso import IsometryMapEstimator, NeuralIsometryTransformer, PoseRegressor
-from skniso.core.operator import unproject
-from skniso.core.procrustes import least_squares_map
 from skniso.datasets import load_co3d, make_pose_pairs, make_synthetic_co3d
 from skniso.metrics import absolute_trajectory_error, compose_trajectory, rotation_error
 
 SKIPS = (0, 1, 3, 5, 7, 9)
 METHODS = ("NIso", "NFT (least squares)", "no-operator ablation", "direct CNN")
-
-
-class NFTTransformer(NeuralIsometryTransformer):
-    """NIso's autoencoder trained through the NFT least-squares transition.
-
-    Each pair's map M* (and the reverse map) is solved by ridge least squares
-    between the eigenspace latents, and the only loss is reconstructing each
-    view from the other's transported latent; Φ is a learned projection with
-    no multiplicity structure.
-    """
-
-    def _training_step(self, model, indices, data, generator):
-        device = next(model.operator.parameters()).device
-        batch = data[indices].to(device)
-        first, second = batch[:, 0], batch[:, 1]
-        spectrum = model.operator()
-        coefficients = model.to_eigenspace(torch.cat([first, second]), spectrum)
-        source, target = coefficients.split(first.shape[0])
-        forward, backward = least_squares_map(source, target), least_squares_map(target, source)
-        transported = torch.cat([forward @ source, backward @ target])
-        decoded = model.decode_latent(unproject(transported, spectrum[1]))
-        reconstruction = 2.0 * (decoded - torch.cat([second, first])).abs().mean()
-        return {"loss": reconstruction, "reconstruction": reconstruction}
 
 
 class PairCNN(nn.Module):
@@ -175,16 +149,17 @@ def run_seed(seed, args, train, test):
                                                   random_state=seed + 1000)
     results = {}
     encoders = {
-        "NIso": (NeuralIsometryTransformer(**niso_params(args, seed)), "procrustes"),
-        "NFT (least squares)": (NFTTransformer(**niso_params(args, seed, alpha=0.0, beta=0.0)), "least_squares"),
-        "no-operator ablation": (
-            NeuralIsometryTransformer(**niso_params(args, seed, beta=0.0, mask_temperature=1e6)), "procrustes"),
+        "NIso": NeuralIsometryTransformer(**niso_params(args, seed)),
+        "NFT (least squares)": NeuralIsometryTransformer(
+            **niso_params(args, seed, transition="least_squares", alpha=0.0, beta=0.0)),
+        "no-operator ablation": NeuralIsometryTransformer(
+            **niso_params(args, seed, beta=0.0, mask_temperature=1e6)),
     }
-    encoders = {name: spec for name, spec in encoders.items() if name in args.methods}
-    for name, (encoder, solver) in encoders.items():
+    encoders = {name: encoder for name, encoder in encoders.items() if name in args.methods}
+    for name, encoder in encoders.items():
         tic = time.perf_counter()
         encoder.fit(pre_X)
-        maps = IsometryMapEstimator(encoder, solver=solver).fit(head_X[:1])
+        maps = IsometryMapEstimator(encoder).fit(head_X[:1])
         head = PoseRegressor(**head_params(args, seed)).fit(maps.transform(head_X), head_y, groups=head_groups)
         scores = evaluate(lambda X, m=maps, h=head: h.predict(m.transform(X)), test)
         results[name] = {"scores": scores, "fit_seconds": time.perf_counter() - tic,

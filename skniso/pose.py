@@ -52,12 +52,14 @@ class IsometryMapEstimator(TransformerMixin, BaseEstimator):
         A fitted one is used as it is (wrap it in
         :class:`sklearn.frozen.FrozenEstimator` to keep it fitted through
         ``clone``, e.g. in a grid search).
-    solver : {"procrustes", "least_squares"}, default="procrustes"
-        ``"procrustes"``: NIso's masked orthogonal τ.  ``"least_squares"``: the
-        unconstrained linear map M* = argmin ‖M Â − B̂‖ (ridge ``ridge``), the
-        Neural Fourier Transform's transition, computed on the same latents.
+    solver : {"auto", "least_squares"}, default="auto"
+        ``"auto"``: the transformer's own map (NIso's masked orthogonal τ; the
+        least-squares map for ``transition="least_squares"``, the NFT
+        baseline).  ``"least_squares"``: the unconstrained linear map
+        M* = argmin ‖M Â − B̂‖ on the transformer's latents, whatever it was
+        trained with.
     ridge : float, default=1e-4
-        Regulariser of the least-squares solve.
+        Regulariser of ``solver="least_squares"``.
     random_state : int, RandomState instance or None, default=None
         Only used when ``transformer`` is None.
 
@@ -72,7 +74,7 @@ class IsometryMapEstimator(TransformerMixin, BaseEstimator):
         Only when fitted on a DataFrame.
     """
 
-    def __init__(self, transformer=None, *, solver="procrustes", ridge=1e-4, random_state=None):
+    def __init__(self, transformer=None, *, solver="auto", ridge=1e-4, random_state=None):
         self.transformer = transformer
         self.solver = solver
         self.ridge = ridge
@@ -86,8 +88,8 @@ class IsometryMapEstimator(TransformerMixin, BaseEstimator):
         return tags
 
     def _check_params(self):
-        if self.solver not in ("procrustes", "least_squares"):
-            raise ValueError(f"solver must be 'procrustes' or 'least_squares', got {self.solver!r}")
+        if self.solver not in ("auto", "least_squares"):
+            raise ValueError(f"solver must be 'auto' or 'least_squares', got {self.solver!r}")
         if not isinstance(self.ridge, numbers.Real) or not self.ridge >= 0:
             raise ValueError(f"ridge must be a non-negative number, got {self.ridge!r}")
         if self.transformer is not None and not hasattr(self.transformer, "isometries"):
@@ -143,7 +145,7 @@ class IsometryMapEstimator(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         data = self._validated(X, reset=False)
-        if self.solver == "procrustes":
+        if self.solver == "auto":
             maps = self.transformer_.isometries(data)
         else:
             _, source, target = self.transformer_.isometries(data, return_latents=True)

@@ -47,6 +47,15 @@ def test_maps_are_the_transformers_isometries(co3d_pairs):
     assert list(maps.get_feature_names_out()[:5]) == ["tau0_0", "tau0_1", "tau0_2", "tau0_3", "tau1_0"]
 
 
+def test_auto_solver_follows_an_nft_transformer(co3d_pairs):
+    X, _, _ = co3d_pairs
+    maps = tiny_maps(transition="least_squares", latent_channels=6).fit(X)
+    M = maps.transform(X).reshape(-1, 4, 4)
+    np.testing.assert_allclose(M, maps.transformer_.isometries(X), atol=1e-6)
+    # A least-squares map is not orthogonal.
+    assert np.abs(M @ M.transpose(0, 2, 1) - np.eye(4)).max() > 1e-2
+
+
 def test_unfitted_transformer_is_cloned_and_a_fitted_one_reused(co3d_pairs):
     X, _, _ = co3d_pairs
     prototype = NeuralIsometryTransformer(**tiny_conv_params(n_components=4))
