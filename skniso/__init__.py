@@ -7,6 +7,10 @@ NeuralIsometryTransformer
     eigenspace latents.
 EquivariantClassifier
     An O(K)-invariant vector-neuron classifier on those latents.
+IsometryMapEstimator
+    The isometry τ between two views as features, vec(τ).
+PoseRegressor
+    Relative camera pose from such pair features.
 
 Persistence
 -----------
@@ -18,6 +22,7 @@ load
 
 from . import presets
 from .classifier import EquivariantClassifier
+from .pose import IsometryMapEstimator, PoseRegressor
 from .transformer import NeuralIsometryTransformer
 from .persistence import load_model, save_model
 from .utils import load
@@ -26,9 +31,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "EquivariantClassifier",
-    "NeuralIsometryTransformer",
+    "IsometryMapEstimator",
     "load",
     "load_model",
+    "NeuralIsometryTransformer",
+    "PoseRegressor",
     "presets",
     "save_model",
     "__version__",

@@ -11,7 +11,10 @@ These functions measure the properties the method is meant to produce:
   (an isometry that commutes with Λ is exactly block-diagonal, method.md §1);
 * :func:`subspace_invariance_error` — whether span(Φ) is an invariant subspace
   of known symmetries of the latent grid (e.g. cyclic shifts of a torus), with
-  :func:`shift_operators` to build those symmetries.
+  :func:`shift_operators` to build those symmetries;
+* :func:`compose_trajectory`, :func:`absolute_trajectory_error`,
+  :func:`rotation_error`, :func:`translation_error` — camera-pose accuracy
+  (defined in ``skniso._pose_metrics``).
 
 Everything works on plain arrays, so the metrics apply to any fitted
 :class:`~skniso.NeuralIsometryTransformer` (``eigenvalues_``,
@@ -23,7 +26,18 @@ import numbers
 
 import numpy as np
 
+from ._pose_metrics import (
+    absolute_trajectory_error,
+    compose_trajectory,
+    rotation_error,
+    translation_error,
+)
+
 __all__ = [
+    "absolute_trajectory_error",
+    "compose_trajectory",
+    "rotation_error",
+    "translation_error",
     "block_energy",
     "block_mask",
     "block_sparsity",

@@ -31,3 +31,13 @@ def tiny_pairs():
     shifted = np.roll(images, 1, axis=-1)
     labels = np.array([0, 1, 2] * 4)
     return np.stack([images, shifted], axis=1), labels
+
+
+@pytest.fixture(scope="session")
+def synthetic_co3d_root(tmp_path_factory):
+    """A tiny CO3D-format folder: 4 sequences (orbit and hand-held) of 8 frames, 24×32."""
+    from skniso.datasets import make_synthetic_co3d
+
+    return make_synthetic_co3d(
+        tmp_path_factory.mktemp("co3d"), n_sequences=4, n_frames=8, image_size=(24, 32), random_state=0
+    )

@@ -3,6 +3,7 @@
 from .losses import equivariance_loss, multiplicity_loss, spectral_dropout
 from .model import NeuralIsometryModel, isometry_pairs
 from .operator import SpectralOperator, project, unproject
+from .pose import rotation_from_9d, rotation_loss, scale_invariant_translation_loss
 from .procrustes import eigenvalue_mask, least_squares_map, polar_factor, solve_isometry
 
 __all__ = [
@@ -15,6 +16,9 @@ __all__ = [
     "multiplicity_loss",
     "polar_factor",
     "project",
+    "rotation_from_9d",
+    "rotation_loss",
+    "scale_invariant_translation_loss",
     "solve_isometry",
     "spectral_dropout",
     "unproject",

