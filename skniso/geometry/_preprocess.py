@@ -25,15 +25,15 @@ def mesh_hks(vertices, faces, *, n_eigenpairs=128, times=HKS_TIMES, method="cota
 
 
 def _spherical_hks_maps(vertices, faces, sphere_vertices, mobius, n_mobius, max_dilation,
-                        random_state, n_eigenpairs, times, grid_shape, method):
+                        random_state, n_eigenpairs, times, grid_shape, method, embeddings):
     hks = mesh_hks(vertices, faces, n_eigenpairs=n_eigenpairs, times=times, method=method)
     if sphere_vertices is None:
         sphere_vertices = conformal_flow(vertices, faces)
     if mobius is None:
         rng = np.random.default_rng(random_state)
         mobius = [random_mobius(rng, max_dilation=max_dilation) for _ in range(n_mobius)]
-    embeddings = [sphere_vertices] + [apply_mobius(m, sphere_vertices) for m in mobius]
-    maps = np.stack([rasterize_sphere(e, faces, hks, grid_shape) for e in embeddings])
+    all_embeddings = [sphere_vertices] + [apply_mobius(m, sphere_vertices) for m in mobius] + embeddings
+    maps = np.stack([rasterize_sphere(e, faces, hks, grid_shape) for e in all_embeddings])
     return maps.astype(np.float32), hks, sphere_vertices
 
 
@@ -50,6 +50,7 @@ def spherical_hks_maps(
     times=HKS_TIMES,
     grid_shape=(96, 192),
     method="cotan",
+    embeddings=None,
     cache_dir=None,
 ):
     """The whole conformal-shape preprocessing of one genus-0 mesh.
@@ -75,6 +76,9 @@ def spherical_hks_maps(
     times : array-like, default=HKS_TIMES
     grid_shape : tuple of int, default=(96, 192)
     method : {"cotan", "robust"}, default="cotan"
+    embeddings : sequence of (n_vertices, 3) arrays or None
+        Further spherical embeddings of the same mesh (e.g. SHREC'11's
+        ``mobius_sphere`` files), rasterised after the Möbius maps.
     cache_dir : str, path-like or None, default=None
         Cache results on disk there (``joblib.Memory``): a second call with the
         same mesh content and parameters loads instead of recomputing.
@@ -82,7 +86,8 @@ def spherical_hks_maps(
     Returns
     -------
     maps : ndarray of shape (1 + n_maps, n_times, H, W), float32
-        The embedding's map first, then one per Möbius map.
+        The embedding's map first, then one per Möbius map, then one per
+        extra embedding.
     hks : ndarray of shape (n_vertices, n_times)
     sphere_vertices : ndarray of shape (n_vertices, 3)
     """
@@ -96,12 +101,18 @@ def spherical_hks_maps(
         sphere_vertices = sphere_vertices / np.linalg.norm(sphere_vertices, axis=1, keepdims=True)
     if mobius is not None:
         mobius = [np.asarray(m, dtype=np.complex128) for m in mobius]
+    embeddings = [] if embeddings is None else [np.asarray(e, dtype=np.float64) for e in embeddings]
+    for embedding in embeddings:
+        if embedding.shape != vertices.shape:
+            raise ValueError(
+                f"every embedding must have the mesh's shape {vertices.shape}, got {embedding.shape}"
+            )
     if not isinstance(n_mobius, (int, np.integer)) or n_mobius < 0:
         raise ValueError(f"n_mobius must be a non-negative integer, got {n_mobius!r}")
     times = np.asarray(times, dtype=np.float64)
     grid_shape = tuple(int(s) for s in grid_shape)
     args = (vertices, faces, sphere_vertices, mobius, int(n_mobius), float(max_dilation),
-            random_state, int(n_eigenpairs), times, grid_shape, method)
+            random_state, int(n_eigenpairs), times, grid_shape, method, embeddings)
     if cache_dir is None:
         return _spherical_hks_maps(*args)
     import joblib
