@@ -98,7 +98,8 @@ class TrainedModuleMixin:
                 total_steps=self.max_steps,
             )
             for group in optimizer.param_groups:
-                group["lr"] = lr
+                # A group may ask for a fixed fraction of the schedule (fine-tuning).
+                group["lr"] = lr * group.get("lr_scale", 1.0)
             indices = torch.randperm(n_samples, generator=generator)[:batch_size]
             try:
                 losses = self._training_step(module, indices, data, generator)
