@@ -105,3 +105,13 @@ def test_spherical_pretraining_with_mobius_pairs_and_augmented_fine_tuning():
     clf = FineTunedClassifier(niso, augment=RandomMobius(0.5), **HEAD).fit(X[:, 0], y)
     assert clf.predict(X[:, 1]).shape == (16,)
     assert clf.transformer_.n_views_ == 1
+
+
+def test_encoder_lr_scale_zero_keeps_the_pretrained_parts(labelled_pairs):
+    # The training loop scales each optimiser group's rate by its "lr_scale".
+    X, y = labelled_pairs
+    clf = FineTunedClassifier(NeuralIsometryTransformer(**tiny_conv_params()), encoder_lr_scale=0.0,
+                              **HEAD).fit(X, y)
+    torch.testing.assert_close(_encoder_weights(clf.module_.model), _encoder_weights(clf.transformer_.model_))
+    for fine, pre in zip(clf.module_.model.operator.parameters(), clf.transformer_.model_.operator.parameters()):
+        torch.testing.assert_close(fine, pre)

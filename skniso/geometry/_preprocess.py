@@ -117,5 +117,5 @@ def spherical_hks_maps(
         return _spherical_hks_maps(*args)
     import joblib
 
-    memory = joblib.Memory(os.fspath(cache_dir), verbose=0)
+    memory = joblib.Memory(os.path.expanduser(os.fspath(cache_dir)), verbose=0)
     return memory.cache(_spherical_hks_maps)(*args)
