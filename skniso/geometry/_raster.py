@@ -53,8 +53,9 @@ def spherical_barycentric(sphere_vertices, faces, directions, n_candidates=(8, 3
     directions : ndarray of shape (P, 3)
     n_candidates : tuple of int
         Triangles with the nearest centroids tried per direction, in widening
-        rounds; directions still unresolved take the candidate whose smallest
-        weight is largest (the nearest triangle), with weights clipped to [0, 1].
+        rounds, then every triangle for the directions still unresolved.  A
+        direction no triangle contains (a flipped embedding) takes the triangle
+        whose smallest weight is largest, with weights clipped to [0, 1].
 
     Returns
     -------
@@ -73,22 +74,31 @@ def spherical_barycentric(sphere_vertices, faces, directions, n_candidates=(8, 3
     weights = np.zeros((n_points, 3))
     best_score = np.full(n_points, -np.inf)
     pending = np.arange(n_points)
-    for round_size in n_candidates:
-        k = min(int(round_size), len(faces))
-        _, candidates = tree.query(directions[pending], k=k)
-        candidates = candidates.reshape(len(pending), k)
-        bary = _barycentric_candidates(directions[pending], corners[candidates])
+    def try_candidates(points, candidates):
+        bary = _barycentric_candidates(directions[points], corners[candidates])
         score = bary.min(-1)
         best = np.argmax(score, axis=1)
-        rows = np.arange(len(pending))
-        improve = score[rows, best] > best_score[pending]
-        chosen = pending[improve]
+        rows = np.arange(len(points))
+        improve = score[rows, best] > best_score[points]
+        chosen = points[improve]
         face_index[chosen] = candidates[rows, best][improve]
         weights[chosen] = bary[rows, best][improve]
         best_score[chosen] = score[rows, best][improve]
+
+    for round_size in n_candidates:
+        k = min(int(round_size), len(faces))
+        _, candidates = tree.query(directions[pending], k=k)
+        try_candidates(pending, candidates.reshape(len(pending), k))
         pending = pending[best_score[pending] < -1e-12]
-        if pending.size == 0 or k == len(faces):
+        if pending.size == 0:
             break
+    # Strongly stretched triangles can hold a direction far from their
+    # centroid: test the few directions left against every face.
+    chunk = max(1, 2_000_000 // len(faces))
+    for start in range(0, pending.size, chunk):
+        points = pending[start:start + chunk]
+        try_candidates(points, np.broadcast_to(np.arange(len(faces)), (len(points), len(faces))))
+    pending = pending[best_score[pending] < -1e-12]
     if pending.size:
         clipped = np.clip(weights[pending], 0.0, 1.0)
         weights[pending] = clipped / np.maximum(clipped.sum(1, keepdims=True), 1e-300)

@@ -37,3 +37,23 @@ def test_make_conformal_shapes_runs_the_whole_pipeline(tmp_path):
     np.testing.assert_array_equal(again[0], X)
     with pytest.raises(ValueError, match="classes must be"):
         make_conformal_shapes(1, classes=("teapot",))
+
+
+def test_shape_pairs_train_a_pipeline_that_pickles(tmp_path):
+    import joblib
+    from sklearn.pipeline import Pipeline
+
+    from skniso import EquivariantClassifier, NeuralIsometryTransformer
+
+    X, y = make_conformal_shapes(2, classes=("star", "cube"), n_mobius=2, grid_shape=(8, 16),
+                                 subdivisions=2, n_eigenpairs=16, random_state=0)
+    pipe = Pipeline([
+        ("niso", NeuralIsometryTransformer(channels=(4, 8), blocks_per_level=(1, 1), latent_channels=4,
+                                           n_components=8, max_steps=3, batch_size=4, warmup_steps=0,
+                                           random_state=0)),
+        ("clf", EquivariantClassifier(n_components=8, width=8, gram_channels=4, max_steps=3,
+                                      random_state=0)),
+    ]).fit(X, y)
+    joblib.dump(pipe, tmp_path / "pipe.joblib")
+    loaded = joblib.load(tmp_path / "pipe.joblib")
+    np.testing.assert_array_equal(loaded.predict_proba(X[:, 1]), pipe.predict_proba(X[:, 1]))
