@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-from ..geometry import face_areas, icosphere, spherical_hks_maps, vertex_areas
+from ..geometry import check_mesh, face_areas, icosphere, spherical_hks_maps, vertex_areas
 from ._spherical import draw_conformal_pairs, hks_statistics, normalize_spherical_maps
 
 __all__ = ["SHAPE_CLASSES", "make_conformal_shapes", "make_shape_mesh"]
@@ -91,7 +91,7 @@ def _deform(positions, rng, strength):
     return out @ _random_rotation(rng).T
 
 
-def make_shape_mesh(shape_class, *, subdivisions=3, deformation=1.0, random_state=None):
+def make_shape_mesh(shape_class, *, subdivisions=3, deformation=1.0, sphere_mesh=None, random_state=None):
     """One random instance of a procedural shape class.
 
     Parameters
@@ -102,6 +102,9 @@ def make_shape_mesh(shape_class, *, subdivisions=3, deformation=1.0, random_stat
         Icosphere resolution (3: 642 vertices, 4: 2,562).
     deformation : float, default=1.0
         Strength of the random non-rigid deformation (0: none).
+    sphere_mesh : (vertices, faces) or None
+        A unit-sphere mesh to deform instead of the icosphere (any
+        resolution); its faces must be oriented outwards.
     random_state : int, numpy Generator or None
 
     Returns
@@ -114,7 +117,11 @@ def make_shape_mesh(shape_class, *, subdivisions=3, deformation=1.0, random_stat
     if shape_class not in SHAPE_CLASSES:
         raise ValueError(f"shape_class must be one of {SHAPE_CLASSES}, got {shape_class!r}")
     rng = np.random.default_rng(random_state)
-    points, faces = icosphere(subdivisions)
+    if sphere_mesh is None:
+        points, faces = icosphere(subdivisions)
+    else:
+        points, faces = check_mesh(*sphere_mesh)
+        points = points / np.linalg.norm(points, axis=1, keepdims=True)
     vertices = points * _radius(shape_class, points, rng)[:, None]
     vertices = _deform(vertices, rng, float(deformation))
     vertices *= np.sqrt(4 * np.pi / face_areas(vertices, faces).sum())

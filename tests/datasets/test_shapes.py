@@ -57,3 +57,12 @@ def test_shape_pairs_train_a_pipeline_that_pickles(tmp_path):
     joblib.dump(pipe, tmp_path / "pipe.joblib")
     loaded = joblib.load(tmp_path / "pipe.joblib")
     np.testing.assert_array_equal(loaded.predict_proba(X[:, 1]), pipe.predict_proba(X[:, 1]))
+
+
+def test_any_unit_sphere_mesh_can_be_deformed():
+    from skniso.geometry import icosphere
+
+    sphere = icosphere(1)
+    vertices, faces = make_shape_mesh("peanut", sphere_mesh=sphere, random_state=0)
+    assert vertices.shape == sphere[0].shape
+    np.testing.assert_array_equal(faces, sphere[1])
