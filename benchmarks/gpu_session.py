@@ -25,10 +25,10 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from homnist import run_one  # noqa: E402
+from homnist import CONFIGS, run_one, split  # noqa: E402
 
 from skniso import EquivariantClassifier, NeuralIsometryTransformer, presets  # noqa: E402
-from skniso.datasets import load_mnist, make_homnist_pairs  # noqa: E402
+from skniso.datasets import load_mnist, make_homnist_pairs, make_homnist_test  # noqa: E402
 
 
 def make_fixtures(out, device):
@@ -92,37 +92,28 @@ def main():
     }
     save()
 
-    class Args:  # the options of benchmarks/homnist.py
-        n_train, n_test, n_transforms, pairs = 4000, 1000, 4, "fixed"
-        niso_steps = 30 if args.smoke else None
-        clf_steps = 30 if args.smoke else None
+    class Args:  # the options of benchmarks/homnist.py that run_one reads
+        config, selection, mnist_root = "cpu", "test", None
 
-    report["default_pipeline"] = run_one(0, Args, images, labels)
+    cpu = CONFIGS["cpu"]
+    train, test = split(0, Args, cpu, images, labels)
+    data = (train, test, make_homnist_test(*test, n_transforms=cpu["n_transforms"], random_state=1000))
+    smoke = {(None, "niso"): {"max_steps": 30}, (None, "head"): {"max_steps": 30}} if args.smoke else {}
+    report["default_pipeline"] = run_one("niso", 0, Args, cpu, smoke, data)
     save()
 
     remaining = args.budget - (time.perf_counter() - begin)
     per_step = report["s_per_step"]["paper"]
     # Leave a quarter of what remains for the head, transforms and the report.
     niso_steps = int(max(10, min(50_000, 0.6 * remaining / per_step)))
-
-    class PaperArgs(Args):
-        pass
-
-    PaperArgs.niso_steps = 30 if args.smoke else niso_steps
-    PaperArgs.clf_steps = 30 if args.smoke else 2000
-    import homnist
-
-    original = homnist.NeuralIsometryTransformer
-
-    def paper_niso(**kw):
-        return original(**{**presets.HOMNIST_PAPER, "warmup_steps": min(2000, niso_steps // 10), **kw})
-
-    homnist.NeuralIsometryTransformer = paper_niso
-    try:
-        report["paper_config_truncated"] = {"niso_steps": PaperArgs.niso_steps,
-                                            **run_one(0, PaperArgs, images, labels)}
-    finally:
-        homnist.NeuralIsometryTransformer = original
+    truncated = dict(
+        cpu,
+        niso={**presets.HOMNIST_PAPER, "max_steps": niso_steps, "warmup_steps": min(2000, niso_steps // 10)},
+        head=dict(max_steps=2000),
+    )
+    report["paper_config_truncated"] = {
+        "niso_steps": niso_steps, **run_one("niso", 0, Args, truncated, smoke, data)
+    }
     save()
 
 

@@ -1,18 +1,42 @@
-"""homNIST benchmark: the default NIso pipeline on the bundled MNIST digits.
+"""homNIST benchmark: NIso against its ablations and baselines, side by side.
 
-Protocol (method.md §7, tasks.md §1): pre-train NIso on homography pairs of the
-training digits, fit the equivariant head on the *clean* training digits only,
-and test on clean held-out digits and on a homNIST test set regenerated with
-MacDonald et al.'s Haar sampler from the held-out digits.
+Protocol (method.md §7, tasks.md §1): every model sees the same training
+digits.  Representation models are pre-trained on homography pairs drawn afresh
+at every step (as the paper trains), their head is fitted on the *clean*
+training digits only, and all models are tested on clean held-out digits and on
+a homNIST test set regenerated with MacDonald et al.'s Haar sampler from those
+held-out digits.
 
-    python benchmarks/homnist.py --seeds 0 1 2
+Models (``--models``, default all):
 
-Writes a JSON record to benchmarks/results/ and prints a summary table.
+==========================  ==========================================================
+niso                        NIso pairwise + EquivariantClassifier
+niso_triplet                NIso on (ψ, Tψ, T²ψ) triplets + the same head
+niso_no_equivariance        the −L_E ablation (alpha = 0)
+niso_no_multiplicity        the −L_M ablation (beta = 0)
+nft                         same autoencoder, transition by unconstrained least squares
+                            (Neural Fourier Transform) + the same head
+ae_augmentation             same autoencoder, reconstruction only; an MLP head fitted
+                            on encodings of homography-augmented digits
+cnn                         a plain CNN on the clean digits
+cnn_augmentation            the same CNN with homography augmentation
+==========================  ==========================================================
 
-For choosing settings, ``--selection validation`` holds out part of the
-*training* digits (clean and homNIST-style warps of them) and never touches the
-test digits; ``--set niso.PARAM=VALUE`` / ``--set clf.PARAM=VALUE`` override
-estimator parameters (values are Python literals).
+Configs:
+
+* ``--config cpu``: the 5,000 bundled digits (4,000 train / 1,000 test), the
+  package defaults (2,000 pre-training steps, a few minutes on 2 cores).
+* ``--config paper``: full MNIST from ``--mnist-root`` (idx files, a
+  torchvision root or keras' mnist.npz), the reference architecture and step
+  counts (``skniso.presets``), 32 homographies per test digit.  For a GPU.
+
+Each finished (model, seed) is appended to the JSON-lines file ``--out`` as it
+completes; re-running with the same ``--out`` skips what is there, so a long
+run can be resumed.  ``--selection validation`` scores on held-out *training*
+digits instead (for choosing settings; the test digits stay unseen), and
+``--set MODEL.niso.PARAM=VALUE`` / ``--set niso.PARAM=VALUE`` override settings.
+
+    python benchmarks/homnist.py --config cpu --seeds 0 1 2
 """
 
 import argparse
@@ -27,144 +51,226 @@ import torch
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
-from skniso import EquivariantClassifier, NeuralIsometryTransformer
-from skniso.metrics import equivariance_error
-from skniso.datasets import (
-    RandomHomography,
-    load_mnist,
-    make_homnist_pairs,
-    make_homnist_test,
-)
+from skniso import EquivariantClassifier, NeuralIsometryTransformer, presets
+from skniso.baselines import AugmentedMLPClassifier, CNNClassifier
+from skniso.datasets import RandomHomography, load_mnist, make_homnist_pairs, make_homnist_test
+from skniso.metrics import equivariance_error, off_block_energy
+
+#: NeuralIsometryTransformer settings that distinguish each representation model.
+NISO_VARIANTS = {
+    "niso": {},
+    "niso_triplet": {"regime": "triplet"},
+    "niso_no_equivariance": {"alpha": 0.0},
+    "niso_no_multiplicity": {"beta": 0.0},
+    "nft": {"transition": "least_squares"},
+    "ae_augmentation": {"transition": "none"},
+}
+MODELS = tuple(NISO_VARIANTS) + ("cnn", "cnn_augmentation")
+
+CONFIGS = {
+    "cpu": dict(n_train=4000, n_test=1000, n_transforms=4, niso={}, head={}, mlp={}, cnn={}),
+    "paper": dict(
+        n_train=None, n_test=None, n_transforms=32,
+        niso=presets.HOMNIST_PAPER, head=presets.HOMNIST_HEAD_PAPER,
+        mlp=dict(max_steps=20_000), cnn=dict(max_steps=20_000),
+    ),
+}
 
 
-def parse_overrides(pairs):
-    """``["niso.alpha=0.1", "clf.width=64"]`` → ({"alpha": 0.1}, {"width": 64})."""
-    niso, clf = {}, {}
-    for item in pairs or []:
+def parse_overrides(items):
+    """``["niso.alpha=0.1", "nft.head.width=64"]`` → {(None, "niso"): {...}, ("nft", "head"): {...}}."""
+    overrides = {}
+    for item in items or []:
         key, _, value = item.partition("=")
-        target, _, name = key.partition(".")
-        if target not in ("niso", "clf") or not name or not value:
-            raise SystemExit(f"--set expects niso.PARAM=VALUE or clf.PARAM=VALUE, got {item!r}")
+        parts = key.split(".")
+        if len(parts) == 2:
+            parts = [None] + parts
+        if len(parts) != 3 or parts[1] not in ("niso", "head", "mlp", "cnn") or not value:
+            raise SystemExit(
+                f"--set expects [MODEL.]{{niso,head,mlp,cnn}}.PARAM=VALUE, got {item!r}"
+            )
+        if parts[0] is not None and parts[0] not in MODELS:
+            raise SystemExit(f"--set names unknown model {parts[0]!r}; models: {', '.join(MODELS)}")
         try:
             parsed = ast.literal_eval(value)
         except (ValueError, SyntaxError):
             parsed = value
-        (niso if target == "niso" else clf)[name] = parsed
-    return niso, clf
+        overrides.setdefault((parts[0], parts[1]), {})[parts[2]] = parsed
+    return overrides
 
 
-def run_one(seed, args, images, labels):
-    train_x, test_x, train_y, test_y = train_test_split(
-        images, labels, test_size=args.n_test, train_size=args.n_train,
-        stratify=labels, random_state=seed,
-    )
-    if getattr(args, "selection", "test") == "validation":
-        # Evaluate on held-out *training* digits; the test digits stay unseen.
-        train_x, test_x, train_y, test_y = train_test_split(
-            train_x, train_y, test_size=args.n_test, stratify=train_y, random_state=seed,
+def settings(model, part, config, overrides, seed):
+    """Parameters of one part ("niso", "head", "mlp" or "cnn") of one model."""
+    params = dict(config[part])
+    if part == "niso":
+        params.update(NISO_VARIANTS[model], pair_transform=RandomHomography())
+    params.update(overrides.get((None, part), {}))
+    params.update(overrides.get((model, part), {}))
+    params["random_state"] = seed
+    return params
+
+
+def build(model, config, overrides, seed):
+    """The estimator for ``model``: it is fitted on (clean training digits, labels)."""
+    if model.startswith("cnn"):
+        params = settings(model, "cnn", config, overrides, seed)
+        if model == "cnn_augmentation":
+            params["augmentation"] = RandomHomography()
+        return CNNClassifier(**params)
+    niso = NeuralIsometryTransformer(**settings(model, "niso", config, overrides, seed))
+    if model == "ae_augmentation":
+        return AugmentedMLPClassifier(
+            niso, augmentation=RandomHomography(), **settings(model, "mlp", config, overrides, seed)
         )
-    homnist_x, homnist_y = make_homnist_test(
-        test_x, test_y, n_transforms=args.n_transforms, random_state=1000 + seed
-    )
-    niso_overrides, clf_overrides = parse_overrides(getattr(args, "set", None))
-    niso_params = dict(random_state=seed, **niso_overrides)
-    if args.niso_steps:
-        niso_params["max_steps"] = args.niso_steps
-    clf_params = dict(random_state=seed, **clf_overrides)
-    if args.clf_steps:
-        clf_params["max_steps"] = args.clf_steps
-    if args.pairs == "fixed":
-        fit_x, _ = make_homnist_pairs(images=train_x, labels=train_y, random_state=seed)
-    else:  # a fresh homography at every step, as the paper trains
-        fit_x = train_x
-        niso_params["pair_transform"] = RandomHomography()
-    pipe = Pipeline([
-        ("niso", NeuralIsometryTransformer(**niso_params)),
-        ("clf", EquivariantClassifier(**clf_params)),
-    ])
-    start = time.perf_counter()
-    pipe.fit(fit_x, train_y)
-    fit_seconds = time.perf_counter() - start
-    niso = pipe.named_steps["niso"]
-    heldout_pairs, _ = make_homnist_pairs(images=test_x, labels=test_y, random_state=2000 + seed)
-    tau, source, target = niso.isometries(heldout_pairs, return_latents=True)
+    return Pipeline([("niso", niso), ("clf", EquivariantClassifier(**settings(model, "head", config, overrides, seed)))])
+
+
+def fitted_transformer(estimator):
+    if isinstance(estimator, Pipeline):
+        return estimator.named_steps["niso"]
+    return getattr(estimator, "transformer_", None)
+
+
+def representation_metrics(niso, test_x, test_y, seed):
+    """Equivariance error and τ's off-block energy on held-out homography pairs."""
+    pairs, _ = make_homnist_pairs(images=test_x, labels=test_y, random_state=2000 + seed)
+    tau, source, target = niso.isometries(pairs, return_latents=True)
     return {
-        "seed": seed,
-        "clean_accuracy": float(pipe.score(test_x, test_y)),
-        "homnist_accuracy": float(pipe.score(homnist_x, homnist_y)),
         "equivariance_error": float(np.mean(equivariance_error(tau, source, target))),
-        "gram_invariance_ratio": gram_invariance_ratio(source, target, seed),
-        "fit_seconds": fit_seconds,
-        "niso_seconds": niso.history_[-1]["time"],
+        "tau_off_block_energy": float(off_block_energy(
+            tau, niso.eigenvalues_, niso.mask, niso.mask_temperature, average=True
+        )),
+        "pretrain_seconds": niso.history_[-1]["time"],
         "final_losses": {k: v for k, v in niso.history_[-1].items() if k not in ("step", "time", "lr")},
     }
 
 
-def gram_invariance_ratio(source, target, seed):
-    """How much the O(K)-invariant Gram features ÊᵀÊ move under a homography,
-    relative to how much they differ between two random digits (0: invariant,
-    about 1: a homography changes them as much as changing the digit)."""
-    gram = lambda e: np.einsum("nkc,nkd->ncd", e, e).reshape(len(e), -1)  # noqa: E731
-    g_source, g_target = gram(source), gram(target)
-    other = np.random.default_rng(seed).permutation(len(source))
-    moved = np.linalg.norm(g_target - g_source, axis=1).mean()
-    between = np.linalg.norm(g_source[other] - g_source, axis=1).mean()
-    return float(moved / between)
+def split(seed, args, config, images, labels):
+    """Train and test digits (and their labels) for one seed."""
+    if args.config == "paper":
+        train = (images, labels)
+        test = load_mnist(args.mnist_root, subset="test")
+    else:
+        tx, vx, ty, vy = train_test_split(
+            images, labels, test_size=config["n_test"], train_size=config["n_train"],
+            stratify=labels, random_state=seed,
+        )
+        train, test = (tx, ty), (vx, vy)
+    if args.selection == "validation":
+        # Score on held-out *training* digits; the test digits stay unseen.
+        tx, vx, ty, vy = train_test_split(
+            *train, test_size=min(1000, len(train[1]) // 5), stratify=train[1], random_state=seed
+        )
+        train, test = (tx, ty), (vx, vy)
+    return train, test
+
+
+def run_one(model, seed, args, config, overrides, data):
+    (train_x, train_y), (test_x, test_y), (homnist_x, homnist_y) = data
+    estimator = build(model, config, overrides, seed)
+    start = time.perf_counter()
+    estimator.fit(train_x, train_y)
+    fit_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    result = {
+        "model": model,
+        "seed": seed,
+        "clean_accuracy": float(estimator.score(test_x, test_y)),
+        "homnist_accuracy": float(estimator.score(homnist_x, homnist_y)),
+        "fit_seconds": fit_seconds,
+    }
+    result["predict_seconds"] = time.perf_counter() - start
+    niso = fitted_transformer(estimator)
+    if niso is not None:
+        result.update(representation_metrics(niso, test_x, test_y, seed))
+    return result
 
 
 def summarise(values):
-    values = np.asarray(values, dtype=float)
+    values = np.asarray([v for v in values if v is not None], dtype=float)
+    if not len(values):
+        return None
     sem = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")
-    return float(values.mean()), float(sem)
+    return [float(values.mean()), float(sem), int(len(values))]
+
+
+METRICS = ("clean_accuracy", "homnist_accuracy", "equivariance_error", "tau_off_block_energy", "fit_seconds")
+
+
+def summary_table(runs, models):
+    lines = ["| model | seeds | clean acc | homNIST acc | equivariance error | τ off-block energy | fit time (s) |",
+             "|---|---|---|---|---|---|---|"]
+    for model in models:
+        rows = [r for r in runs if r["model"] == model]
+        if not rows:
+            continue
+        cells = []
+        for key in METRICS:
+            stats = summarise([r.get(key) for r in rows])
+            if stats is None:
+                cells.append("—")
+            elif key == "fit_seconds":
+                cells.append(f"{stats[0]:.0f} ± {stats[1]:.0f}")
+            else:
+                cells.append(f"{stats[0]:.3f} ± {stats[1]:.3f}")
+        lines.append(f"| {model} | {len(rows)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", choices=sorted(CONFIGS), default="cpu")
+    parser.add_argument("--mnist-root", default=None, help="full MNIST for --config paper")
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--n-train", type=int, default=4000)
-    parser.add_argument("--n-test", type=int, default=1000)
-    parser.add_argument("--n-transforms", type=int, default=4,
-                        help="homographies per held-out digit in the homNIST test set")
-    parser.add_argument("--pairs", choices=["fixed", "fresh"], default="fixed",
-                        help="fixed: make_homnist_pairs (one homography per digit); "
-                             "fresh: RandomHomography draws new ones every step")
-    parser.add_argument("--niso-steps", type=int, default=None)
-    parser.add_argument("--clf-steps", type=int, default=None)
-    parser.add_argument("--selection", choices=["test", "validation"], default="test",
-                        help="validation: score on held-out training digits, for choosing settings")
-    parser.add_argument("--set", nargs="*", default=[], metavar="EST.PARAM=VALUE",
-                        help="override parameters, e.g. niso.beta=0.05 clf.gram_channels=32")
-    parser.add_argument("--out", default=None, help="JSON path (default benchmarks/results/homnist-<time>.json)")
+    parser.add_argument("--selection", choices=["test", "validation"], default="test")
+    parser.add_argument("--set", nargs="*", default=[], metavar="[MODEL.]PART.PARAM=VALUE",
+                        help="override parameters, e.g. niso.beta=0.05 head.gram_channels=32 cnn.max_steps=500")
+    parser.add_argument("--out", default=None,
+                        help="JSON-lines results (default benchmarks/results/homnist-<config>-<time>.jsonl); "
+                             "existing (model, seed) rows are kept and skipped")
     args = parser.parse_args()
+    if args.config == "paper" and not args.mnist_root:
+        parser.error("--config paper reads full MNIST: give --mnist-root")
 
     torch.set_num_threads(int(os.environ.get("SKNISO_THREADS", torch.get_num_threads())))
-    images, labels = load_mnist()
+    config = CONFIGS[args.config]
+    overrides = parse_overrides(args.set)
+    images, labels = load_mnist(args.mnist_root, subset="train") if args.config == "paper" else load_mnist()
+    out = args.out or os.path.join(
+        os.path.dirname(__file__), "results", f"homnist-{args.config}-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
+    )
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     runs = []
-    for seed in args.seeds:
-        result = run_one(seed, args, images, labels)
-        runs.append(result)
-        print(json.dumps(result), flush=True)
-    summary = {key: summarise([r[key] for r in runs])
-               for key in ("clean_accuracy", "homnist_accuracy", "equivariance_error",
-                           "gram_invariance_ratio", "fit_seconds")}
-    record = {
-        "benchmark": "homnist-pipeline",
-        "args": vars(args),
-        "machine": {"platform": platform.platform(), "processor": platform.processor(),
-                    "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-                    "cuda": torch.cuda.is_available()},
-        "runs": runs,
-        "summary": summary,
-    }
-    out = args.out or os.path.join(os.path.dirname(__file__), "results",
-                                   f"homnist-{time.strftime('%Y%m%d-%H%M%S')}.json")
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(out, "w") as fh:
-        json.dump(record, fh, indent=2)
-    print("\nmetric               mean ± s.e.")
-    for key, (mean, sem) in summary.items():
-        print(f"{key:20s} {mean:.4f} ± {sem:.4f}")
-    print(f"written to {out}")
+    if os.path.exists(out):
+        with open(out) as fh:
+            runs = [row for row in map(json.loads, filter(str.strip, fh)) if "model" in row]
+    done = {(r["model"], r["seed"]) for r in runs}
+    with open(out, "a") as fh:
+        if not runs:
+            fh.write(json.dumps({"header": {
+                "args": vars(args),
+                "machine": {"platform": platform.platform(), "processor": platform.processor(),
+                            "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                            "torch": torch.__version__, "cuda": torch.cuda.is_available(),
+                            "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None},
+            }}) + "\n")
+        for seed in args.seeds:
+            if all((model, seed) in done for model in args.models):
+                continue
+            train, test = split(seed, args, config, images, labels)
+            homnist = make_homnist_test(*test, n_transforms=config["n_transforms"], random_state=1000 + seed)
+            for model in args.models:
+                if (model, seed) in done:
+                    continue
+                result = run_one(model, seed, args, config, overrides, (train, test, homnist))
+                runs.append(result)
+                fh.write(json.dumps(result) + "\n")
+                fh.flush()
+                print(json.dumps(result), flush=True)
+    print()
+    print(summary_table(runs, args.models))
+    print(f"\nresults in {out}")
 
 
 if __name__ == "__main__":

@@ -320,7 +320,7 @@ def main():
         json.dump(record, fh, indent=2, default=str)
     print("\nmethod   accuracy (mean ± s.e.)   seconds")
     for method, values in summary.items():
-        (acc, acc_se), (sec, _) = values["accuracy"], values["seconds"]
+        (acc, acc_se), sec = values["accuracy"][:2], values["seconds"][0]
         print(f"{method:8s} {acc:.3f} ± {acc_se:.3f}            {sec:.0f}")
     print(f"written to {out}")
 

@@ -6,10 +6,9 @@ import re
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.preprocessing import LabelEncoder
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._classification import LogitOutputsMixin, encode_class_labels
 from .nn.init import build_module
 from .nn.vector_neurons import OrthNet
 from .training import TrainedModuleMixin
@@ -21,7 +20,7 @@ __all__ = ["EquivariantClassifier"]
 _LATENT_NAME = re.compile(r"^k(\d+)_c(\d+)$")
 
 
-class EquivariantClassifier(TrainedModuleMixin, ClassifierMixin, BaseEstimator):
+class EquivariantClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMixin, BaseEstimator):
     """Classify eigenspace latents with a head that is invariant to O(K).
 
     Each sample is a matrix X ∈ R^{K×C} on whose rows the orthogonal group acts,
@@ -163,19 +162,13 @@ class EquivariantClassifier(TrainedModuleMixin, ClassifierMixin, BaseEstimator):
             X_flat, shape = flatten_samples(X, max_ndim=3)
             k = self._infer_k(X, shape)
             X_flat, y = validate_data(self, X_flat, y, dtype=np.float32)
-            check_classification_targets(y)
             if X_flat.shape[1] % k:
                 raise ValueError(
                     f"X has {X_flat.shape[1]} features, which is not a multiple of "
                     f"n_components={k}: set n_components to the K of the latents"
                 )
             latents = X_flat.reshape(X_flat.shape[0], k, -1)
-            encoder = LabelEncoder().fit(y)
-            if len(encoder.classes_) < 2:
-                raise ValueError(
-                    f"EquivariantClassifier needs samples of at least 2 classes; got 1 class: {encoder.classes_[0]!r}"
-                )
-            targets = torch.from_numpy(encoder.transform(y).astype(np.int64))
+            classes, targets = encode_class_labels(y, type(self).__name__)
             # RMS per channel over samples and K: invariant to O(K) on each sample.
             scale = np.sqrt(np.mean(latents.astype(np.float64) ** 2, axis=(0, 1)))
             scale = np.where(scale > 1e-12, scale, 1.0).astype(np.float32)
@@ -185,7 +178,7 @@ class EquivariantClassifier(TrainedModuleMixin, ClassifierMixin, BaseEstimator):
             module = build_module(
                 lambda: OrthNet(
                     n_channels,
-                    len(encoder.classes_),
+                    len(classes),
                     width=self.width,
                     n_layers=self.n_layers,
                     gram_channels=self.gram_channels,
@@ -196,7 +189,7 @@ class EquivariantClassifier(TrainedModuleMixin, ClassifierMixin, BaseEstimator):
             )
             data = (torch.from_numpy(latents / scale), targets)
             history = self._train(module, data, latents.shape[0], generator)
-            self.classes_ = encoder.classes_
+            self.classes_ = classes
             self.module_ = module
             self.latent_shape_ = latents.shape[1:]
             self.scale_ = scale
@@ -215,18 +208,6 @@ class EquivariantClassifier(TrainedModuleMixin, ClassifierMixin, BaseEstimator):
     def _train_device(module):
         return next(module.parameters()).device
 
-    def decision_function(self, X):
-        """Class scores, invariant to orthogonal maps of the K axis.
-
-        Returns
-        -------
-        ndarray of shape (n, n_classes), or (n,) for two classes
-            Logits; for two classes the log-odds of ``classes_[1]``, as sklearn
-            expects of binary classifiers.
-        """
-        logits = self._logits(X)
-        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
-
     def _logits(self, X):
         check_is_fitted(self)
         X_flat, _ = flatten_samples(X, max_ndim=3)
@@ -239,13 +220,3 @@ class EquivariantClassifier(TrainedModuleMixin, ClassifierMixin, BaseEstimator):
                 batch = torch.from_numpy(np.ascontiguousarray(latents[start:start + 512]))
                 outputs.append(self.module_(batch.to(self.device_)).cpu())
         return torch.cat(outputs).numpy() if outputs else np.empty((0, len(self.classes_)))
-
-    def predict_proba(self, X):
-        """Class probabilities (softmax of :meth:`decision_function`)."""
-        logits = torch.from_numpy(self._logits(X)).double()
-        return torch.softmax(logits, dim=1).numpy()
-
-    def predict(self, X):
-        """Most probable class for each sample."""
-        logits = self._logits(X)
-        return self.classes_[np.argmax(logits, axis=1)]

@@ -10,9 +10,9 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
-from .core.model import NeuralIsometryModel
+from .core.model import TRANSITIONS, NeuralIsometryModel
 from .core.operator import SpectralOperator
-from .core.procrustes import eigenvalue_mask, solve_isometry
+from .core.procrustes import eigenvalue_mask, least_squares_map, solve_isometry
 from .metrics import equivariance_error
 from .nn.conv import ConvDecoder, ConvEncoder, check_grid_divisible
 from .nn.init import build_module
@@ -84,6 +84,13 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         None: the reference's absolute L_E.  ``"magnitude"``: relative to the
         latents' mean magnitude (scale-free).  ``"spread"``: relative to their
         deviation from the batch mean (what tells samples apart).
+    transition : {"isometry", "least_squares", "none"}, default="isometry"
+        How the map between two views' latents is obtained.  ``"isometry"`` is
+        NIso.  The others are the paper's baselines on the same autoencoder:
+        ``"least_squares"`` solves an unconstrained linear map (the Neural
+        Fourier Transform, NFT) and ``"none"`` decodes each view from its own
+        latent (a plain autoencoder; ``alpha`` and ``beta`` are unused).  Both
+        ignore ``mask``, ``group`` and the multiplicity loss.
     pair_transform : callable or None, default=None
         If given, ``fit`` takes single observations and every step draws the
         related view(s) as ``pair_transform(x, generator=g)`` for a batch tensor x
@@ -164,6 +171,7 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         clustered_init=False,
         normalize_mass=False,
         equivariance_normalization=None,
+        transition="isometry",
         pair_transform=None,
         input_shape=None,
         flatten=True,
@@ -192,6 +200,7 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         self.clustered_init = clustered_init
         self.normalize_mass = normalize_mass
         self.equivariance_normalization = equivariance_normalization
+        self.transition = transition
         self.pair_transform = pair_transform
         self.input_shape = input_shape
         self.flatten = flatten
@@ -250,6 +259,8 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
                 "equivariance_normalization must be None, 'magnitude' or 'spread', "
                 f"got {self.equivariance_normalization!r}"
             )
+        if self.transition not in TRANSITIONS:
+            raise ValueError(f"transition must be one of {TRANSITIONS}, got {self.transition!r}")
         if self.mask not in ("fuzzy", "hard"):
             raise ValueError(f"mask must be 'fuzzy' or 'hard', got {self.mask!r}")
         if self.group not in ("SO", "O"):
@@ -464,6 +475,7 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
             special=self.group == "SO",
             dropout=self.spectral_dropout,
             equivariance_normalization=self.equivariance_normalization,
+            transition=self.transition,
             generator=generator,
         )
 
@@ -565,7 +577,8 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
     def isometries(self, X, return_latents=False):
         """The isometry τ between the first two views of each sample.
 
-        τ is solved as in training: masked Procrustes in the operator's eigenbasis.
+        τ is solved as in training: masked Procrustes in the operator's eigenbasis
+        (or the least-squares map with ``transition="least_squares"``).
 
         Parameters
         ----------
@@ -603,6 +616,9 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         def solve(x0, x1):
             a = self.model_.to_eigenspace(x0, spectrum)
             b = self.model_.to_eigenspace(x1, spectrum)
+            if self.transition == "least_squares":
+                return least_squares_map(a, b), a, b
+            # A plain autoencoder has no map of its own: its best isometry is reported.
             return solve_isometry(a, b, mask, special=self.group == "SO"), a, b
 
         return self._batched([views[:, 0], views[:, 1]], solve)

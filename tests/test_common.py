@@ -8,6 +8,7 @@ reason written next to it.
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skniso import EquivariantClassifier, FineTunedClassifier, NeuralIsometryTransformer
+from skniso.baselines import AugmentedMLPClassifier, CNNClassifier
 from skniso.datasets import CircularShift
 
 # sklearn's checks feed tabular X of any width.  A transformer given single
@@ -26,6 +27,8 @@ CHECKED_ESTIMATORS = [
     EquivariantClassifier(
         n_components=1, width=16, gram_channels=8, max_steps=200, batch_size=32, lr=3e-3
     ),
+    CNNClassifier(channels=(8,), hidden=16, max_steps=150, batch_size=32, lr=3e-3),
+    AugmentedMLPClassifier(hidden_layer_sizes=(16,), max_steps=150, batch_size=32, lr=3e-3),
     FineTunedClassifier(
         NeuralIsometryTransformer(
             encoder="identity", n_components=1, pair_transform=CircularShift(),

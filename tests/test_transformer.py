@@ -299,3 +299,19 @@ def test_pair_transform_returning_another_shape_is_named():
     singles = np.zeros((6, 1, 8, 8), dtype=np.float32)
     with pytest.raises(ValueError, match="pair_transform must return a tensor shaped like its input"):
         NeuralIsometryTransformer(**tiny_conv_params(pair_transform=CropTransform())).fit(singles)
+
+
+def test_baseline_transitions_fit_and_report_their_maps(tiny_pairs):
+    X, _ = tiny_pairs
+    with pytest.raises(ValueError, match="transition must be one of"):
+        NeuralIsometryTransformer(**tiny_conv_params(transition="affine")).fit(X)
+    nft = NeuralIsometryTransformer(**tiny_conv_params(transition="least_squares")).fit(X)
+    tau, source, target = nft.isometries(X, return_latents=True)
+    # The NFT map is the least-squares one: no orthogonality, but the smallest residual.
+    gram = np.einsum("nkc,njc->nkj", source, source) + 1e-4 * np.eye(tau.shape[1])
+    expected = np.einsum("nkc,njc->nkj", target, source) @ np.linalg.inv(gram)
+    np.testing.assert_allclose(tau, expected, rtol=1e-2, atol=5e-3)  # float32 solve
+    assert nft.history_[-1]["multiplicity"] == 0
+    ae = NeuralIsometryTransformer(**tiny_conv_params(transition="none")).fit(X)
+    assert ae.history_[-1]["equivariance"] == 0
+    assert ae.transform(X).shape == (12, 6 * 3)

@@ -2,6 +2,19 @@
 
 Each baseline is a scikit-learn estimator; the benchmarks in ``benchmarks/``
 run them side by side with :class:`~skniso.NeuralIsometryTransformer`.
+
+CNNClassifier
+    A plain CNN on raw observations, optionally with augmentation.
+AugmentedMLPClassifier
+    An MLP on frozen features (e.g. a plain autoencoder's) of augmented
+    observations: the paper's "AE + augmentation" baseline.
+
+The NFT and plain-autoencoder baselines are options of
+:class:`~skniso.NeuralIsometryTransformer` (``transition="least_squares"`` and
+``transition="none"``), so they share its encoder, decoder and training.
 """
 
-__all__ = []
+from .augmented import AugmentedMLPClassifier
+from .cnn import CNNClassifier
+
+__all__ = ["AugmentedMLPClassifier", "CNNClassifier"]

@@ -20,8 +20,8 @@ def _scale(latents, normalization):
     return (latents - latents.mean(0, keepdim=True)).abs().mean()
 
 
-def equivariance_loss(tau, source, target, normalization=None):
-    """L_E = mean|τÂ − B̂| + mean|τᵀB̂ − Â|.
+def equivariance_loss(tau, source, target, normalization=None, inverse=None):
+    """L_E = mean|τÂ − B̂| + mean|τ⁻¹B̂ − Â|, with τ⁻¹ = τᵀ for an isometry.
 
     Parameters
     ----------
@@ -34,9 +34,14 @@ def equivariance_loss(tau, source, target, normalization=None):
         deviation of the target from its batch mean, so that the error is
         measured against what distinguishes samples rather than against
         components they all share.
+    inverse : torch.Tensor of shape (..., K, K), optional
+        The map used backwards; defaults to τᵀ (τ orthogonal).  Non-orthogonal
+        transitions (the NFT baseline) pass their own backward map.
     """
+    if inverse is None:
+        inverse = tau.transpose(-1, -2)
     forward = (tau @ source - target).abs().mean()
-    backward = (tau.transpose(-1, -2) @ target - source).abs().mean()
+    backward = (inverse @ target - source).abs().mean()
     if normalization is not None:
         forward = forward / (_scale(target, normalization) + 1e-8)
         backward = backward / (_scale(source, normalization) + 1e-8)

@@ -10,9 +10,12 @@ from torch import nn
 
 from .losses import equivariance_loss, multiplicity_loss, spectral_dropout
 from .operator import project, unproject
-from .procrustes import eigenvalue_mask, solve_isometry
+from .procrustes import eigenvalue_mask, least_squares_map, solve_isometry
 
-__all__ = ["NeuralIsometryModel", "isometry_pairs"]
+__all__ = ["NeuralIsometryModel", "isometry_pairs", "TRANSITIONS"]
+
+#: How the map between two latents is obtained (see ``NeuralIsometryModel.losses``).
+TRANSITIONS = ("isometry", "least_squares", "none")
 
 
 def isometry_pairs(n_views):
@@ -97,6 +100,7 @@ class NeuralIsometryModel(nn.Module):
         special=True,
         dropout=0.0,
         equivariance_normalization=None,
+        transition="isometry",
         generator=None,
     ):
         """NIso objective L = L_R + α L_E + β L_M for a batch of related views.
@@ -115,6 +119,12 @@ class NeuralIsometryModel(nn.Module):
             Spectral dropout probability on the latents about to be decoded.
         equivariance_normalization : {None, "magnitude", "spread"}
             See :func:`equivariance_loss`.
+        transition : {"isometry", "least_squares", "none"}
+            ``"isometry"``: NIso's masked Procrustes τ.  ``"least_squares"``: the
+            NFT baseline's unconstrained map M* = argmin ‖MÂ − B̂‖ (one per
+            direction; no mask, so L_M is not used).  ``"none"``: a plain
+            autoencoder baseline, each view decoded from its own latent (no L_E
+            and no L_M).
         generator : torch.Generator, optional
             Drives spectral dropout.
 
@@ -131,27 +141,39 @@ class NeuralIsometryModel(nn.Module):
         coefficients = coefficients.split(batch)
         weights = eigenvalue_mask(eigenvalues, mask, mask_temperature)
 
-        equivariance, decode_inputs, decode_targets, taus = 0.0, [], [], []
+        if transition not in TRANSITIONS:
+            raise ValueError(f"transition must be one of {TRANSITIONS}, got {transition!r}")
+        zero = coefficients[0].new_zeros(())
+        equivariance, decode_inputs, decode_targets, taus = zero, [], [], []
         plan = isometry_pairs(len(views))
+        if transition == "none":  # a plain autoencoder: no map between the views
+            decode_inputs, decode_targets, plan = list(coefficients), list(views), []
         for (est_src, est_tgt), (src, tgt) in plan:
-            tau = solve_isometry(
-                coefficients[est_src], coefficients[est_tgt], weights, special
-            )
+            if transition == "isometry":
+                tau = solve_isometry(
+                    coefficients[est_src], coefficients[est_tgt], weights, special
+                )
+                backward = tau.transpose(-1, -2)
+            else:
+                tau = least_squares_map(coefficients[est_src], coefficients[est_tgt])
+                backward = least_squares_map(coefficients[est_tgt], coefficients[est_src])
             taus.append(tau)
             equivariance = equivariance + equivariance_loss(
-                tau, coefficients[src], coefficients[tgt], equivariance_normalization
+                tau, coefficients[src], coefficients[tgt], equivariance_normalization,
+                inverse=backward,
             )
             # Only transported latents are decoded: D(Φ τ Â) must give Tψ and
             # D(Φ τᵀ B̂) must give ψ.
-            decode_inputs += [tau @ coefficients[src], tau.transpose(-1, -2) @ coefficients[tgt]]
+            decode_inputs += [tau @ coefficients[src], backward @ coefficients[tgt]]
             decode_targets += [views[tgt], views[src]]
         transported = spectral_dropout(torch.cat(decode_inputs), dropout, generator)
         decoded = self.decode_latent(unproject(transported, eigenfunctions))
         targets = torch.cat(decode_targets)
         # Sum of the two directions per pair, averaged over pairs, as the reference.
         reconstruction = 2.0 * (decoded - targets).abs().mean()
-        equivariance = equivariance / len(plan)
-        multiplicity = multiplicity_loss(weights)
+        equivariance = equivariance / max(len(plan), 1)
+        # The mask only shapes τ for isometries; elsewhere L_M would train Λ for nothing.
+        multiplicity = multiplicity_loss(weights) if transition == "isometry" else zero
         total = reconstruction + alpha * equivariance + beta * multiplicity
         return {
             "loss": total,

@@ -64,3 +64,42 @@ def test_losses_are_finite_and_reach_every_parameter(n_views):
 def test_operator_must_match_the_latent_grid():
     with pytest.raises(ValueError, match="16 points but the latent grid"):
         NeuralIsometryModel(nn.Identity(), nn.Identity(), (3, 3), SpectralOperator(16, 4))
+
+
+def test_least_squares_transition_recovers_a_planted_linear_map():
+    # NFT baseline: with C ≥ K the least-squares map is unique, so a planted
+    # non-orthogonal map of the latents is recovered and L_E vanishes, where
+    # the isometry transition must leave a residual.
+    n = 5
+    model = identity_model(n, n)
+    g = torch.Generator().manual_seed(2)
+    planted = torch.randn(n, n, generator=g, dtype=torch.float64) + 3 * torch.eye(n, dtype=torch.float64)
+    x = torch.randn(4, 12, n, generator=g, dtype=torch.float64)
+    with torch.no_grad():
+        mass, phi, _ = model.operator()
+        coefficients = model.to_eigenspace(x)
+        # Apply the planted map in the eigenbasis and return to the grid.
+        y = (phi @ (planted @ coefficients)).transpose(1, 2)
+    out = model.losses([x, y], transition="least_squares")
+    assert torch.allclose(out["tau"][0], planted.expand(4, n, n), atol=1e-3)
+    assert out["equivariance"] < 1e-3
+    assert out["multiplicity"] == 0
+    assert model.losses([x, y], transition="isometry")["equivariance"] > 0.1
+
+
+def test_no_transition_is_a_plain_autoencoder():
+    # Each view is decoded from its own latent: with a full-rank operator and
+    # identity codecs that is exact, even for unrelated views, and L_E, L_M are off.
+    n = 6
+    model = identity_model(n, n)
+    g = torch.Generator().manual_seed(3)
+    a = torch.randn(3, 4, n, generator=g, dtype=torch.float64)
+    b = torch.randn(3, 4, n, generator=g, dtype=torch.float64)
+    out = model.losses([a, b], transition="none", alpha=1.0, beta=1.0)
+    assert out["reconstruction"] < 1e-10
+    assert out["equivariance"] == 0 and out["multiplicity"] == 0
+    assert out["tau"] == []
+    # The isometry objective cannot reconstruct unrelated views.
+    assert model.losses([a, b])["reconstruction"] > 0.1
+    with pytest.raises(ValueError, match="transition must be one of"):
+        model.losses([a, b], transition="affine")
