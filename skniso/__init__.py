@@ -7,6 +7,8 @@ NeuralIsometryTransformer
     eigenspace latents.
 EquivariantClassifier
     An O(K)-invariant vector-neuron classifier on those latents.
+FineTunedClassifier
+    A NIso encoder and that classifier head, fine-tuned jointly.
 IsometryMapEstimator
     The isometry τ between two views as features, vec(τ).
 PoseRegressor
@@ -22,6 +24,7 @@ load
 
 from . import presets
 from .classifier import EquivariantClassifier
+from .finetune import FineTunedClassifier
 from .pose import IsometryMapEstimator, PoseRegressor
 from .transformer import NeuralIsometryTransformer
 from .persistence import load_model, save_model
@@ -31,6 +34,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "EquivariantClassifier",
+    "FineTunedClassifier",
     "IsometryMapEstimator",
     "load",
     "load_model",

@@ -4,7 +4,10 @@ The paper-size configs are sized for a GPU (see BENCHMARKS.md for step times);
 use them as ``NeuralIsometryTransformer(**presets.HOMNIST_PAPER)``.
 """
 
-__all__ = ["HOMNIST_PAPER", "HOMNIST_HEAD_PAPER", "HOMNIST_CPU", "TORUS_PAPER"]
+__all__ = [
+    "HOMNIST_PAPER", "HOMNIST_HEAD_PAPER", "HOMNIST_CPU", "TORUS_PAPER",
+    "SHREC11_PAPER", "SHREC11_HEAD_PAPER",
+]
 
 #: homNIST pre-training as the reference code (experiments/hmnist_encode):
 #: encoder (64, 128) / (3, 3), latent 20×20×32, K = 32, 16 pairs × 50k steps.
@@ -63,5 +66,39 @@ TORUS_PAPER = dict(
     max_steps=1_000_000,
     batch_size=16,
     lr=5e-4,
+    warmup_steps=2_000,
+)
+
+#: Conformal SHREC'11 pre-training (experiments/cshrec11_encode): 96×192×16 HKS maps,
+#: encoder (32, 64, 128, 256) / (2, 2, 2, 2), latent 12×24×64, K = 64, β = 0.01,
+#: 16 pairs × 50k steps.
+SHREC11_PAPER = dict(
+    encoder="conv",
+    channels=(32, 64, 128, 256),
+    blocks_per_level=(2, 2, 2, 2),
+    latent_channels=64,
+    n_components=64,
+    alpha=0.5,
+    beta=0.01,
+    mask="fuzzy",
+    group="SO",
+    max_steps=50_000,
+    batch_size=16,
+    lr=5e-4,
+    weight_decay=1e-4,
+    warmup_steps=2_000,
+)
+
+#: Its classifier, for :class:`skniso.FineTunedClassifier`: orth_net(128, 4),
+#: 16 × 10k steps, encoder unfrozen at the same learning rate (as the paper says).
+SHREC11_HEAD_PAPER = dict(
+    width=128,
+    n_layers=4,
+    gram_channels=64,
+    encoder_lr_scale=1.0,
+    max_steps=10_000,
+    batch_size=16,
+    lr=5e-4,
+    weight_decay=1e-4,
     warmup_steps=2_000,
 )

@@ -459,7 +459,8 @@ class TrainedModuleMixin:
                     total_steps=self.max_steps,
                 )
                 for group in optimizer.param_groups:
-                    group["lr"] = lr
+                    # A group may ask for a fixed fraction of the schedule (fine-tuning).
+                    group["lr"] = lr * group.get("lr_scale", 1.0)
                 draw = torch.randperm(n_train, generator=generator)[:batch_size]
                 indices = draw if train_indices is None else train_indices[draw]
                 scalars, grad_norm, problem = self._optimizer_step(

