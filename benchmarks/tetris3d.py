@@ -47,7 +47,8 @@ def run_one(seed, args):
     )
     result = {"seed": seed}
     if "cnn3d" in args.models:
-        cnn = CNNClassifier3D(max_steps=args.cnn_steps, batch_size=16, lr=1e-2, random_state=seed, device="cpu")
+        cnn = CNNClassifier3D(channels=(8, 16, 32), max_steps=args.cnn_steps, batch_size=16, lr=1e-2,
+                              random_state=seed, device="cpu")
         _, seconds = _timed(lambda: cnn.fit(train_x, train_y))
         result["cnn3d"] = {"accuracy": float(cnn.score(test_x, test_y)),
                            "train_accuracy": float(cnn.score(train_x, train_y)), "fit_seconds": seconds}
@@ -62,7 +63,7 @@ def run_one(seed, args):
         pairs, _ = make_tetris3d_pairs(args.niso_pairs, max_shift=args.max_shift, random_state=2000 + seed, **grid)
         niso = NeuralIsometryTransformer(
             channels=(8, 16), latent_channels=8, n_components=args.n_components,
-            max_steps=args.niso_steps, batch_size=8, warmup_steps=50, random_state=seed, device="cpu",
+            max_steps=args.niso_steps, batch_size=8, warmup_steps=20, random_state=seed, device="cpu",
         )
         clf = EquivariantClassifier(n_components=args.n_components, width=64, gram_channels=32,
                                     max_steps=args.clf_steps, random_state=seed, device="cpu")
@@ -86,14 +87,14 @@ def main():
     parser.add_argument("--grid-size", type=int, default=16)
     parser.add_argument("--block-size", type=float, default=3.0)
     parser.add_argument("--max-shift", type=float, default=1.0, help="voxels, train and test")
-    parser.add_argument("--n-train", type=int, default=16, help="fixed-orientation samples per class")
+    parser.add_argument("--n-train", type=int, default=8, help="fixed-orientation samples per class")
     parser.add_argument("--n-test", type=int, default=25, help="rotated test samples per class")
     parser.add_argument("--cnn-steps", type=int, default=300)
     parser.add_argument("--steerable-steps", type=int, default=300)
-    parser.add_argument("--niso-pairs", type=int, default=800)
-    parser.add_argument("--niso-steps", type=int, default=800)
+    parser.add_argument("--niso-pairs", type=int, default=400)
+    parser.add_argument("--niso-steps", type=int, default=200)
     parser.add_argument("--n-components", type=int, default=32)
-    parser.add_argument("--clf-steps", type=int, default=500)
+    parser.add_argument("--clf-steps", type=int, default=300)
     parser.add_argument("--out", default=None, help="JSON path (default benchmarks/results/tetris3d-<time>.json)")
     args = parser.parse_args()
 

@@ -47,7 +47,7 @@ class CNNClassifier3D(GridClassifierBase):
         input carries its shape and 2-D rows are read as C channels of one voxel.
     max_steps : int, default=300
     batch_size : int, default=32
-    lr : float, default=3e-3
+    lr : float, default=1e-2
     weight_decay : float, default=1e-4
     warmup_steps : int, default=30
     device : str, default="auto"
@@ -75,7 +75,7 @@ class CNNClassifier3D(GridClassifierBase):
         input_shape=None,
         max_steps=300,
         batch_size=32,
-        lr=3e-3,
+        lr=1e-2,
         weight_decay=1e-4,
         warmup_steps=30,
         device="auto",

@@ -27,8 +27,11 @@ class SteerableCNNClassifier(GridClassifierBase):
 
     Parameters
     ----------
-    fields : tuple of tuple of int, default=((4, 2, 1), (8, 4, 2), (16, 4, 2))
+    fields : tuple of tuple of int, default=((8, 4), (16, 8), (16, 8))
         Per layer, the number of fields of degree l = 0, 1, 2, … it outputs.
+        Degree-2 fields are supported but off by default: on a 16³ Tetris grid
+        they made the network markedly less invariant to rotations off the
+        voxel lattice (BENCHMARKS.md).
     kernel_size : int, default=5
         Odd.
     input_shape : tuple of int or None, default=None
@@ -36,7 +39,7 @@ class SteerableCNNClassifier(GridClassifierBase):
         input carries its shape and 2-D rows are read as C channels of one voxel.
     max_steps : int, default=300
     batch_size : int, default=32
-    lr : float, default=3e-3
+    lr : float, default=2e-2
     weight_decay : float, default=1e-4
     warmup_steps : int, default=30
     device : str, default="auto"
@@ -58,13 +61,13 @@ class SteerableCNNClassifier(GridClassifierBase):
 
     def __init__(
         self,
-        fields=((4, 2, 1), (8, 4, 2), (16, 4, 2)),
+        fields=((8, 4), (16, 8), (16, 8)),
         *,
         kernel_size=5,
         input_shape=None,
         max_steps=300,
         batch_size=32,
-        lr=3e-3,
+        lr=2e-2,
         weight_decay=1e-4,
         warmup_steps=30,
         device="auto",

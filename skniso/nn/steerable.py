@@ -312,8 +312,11 @@ class SteerableCNN(nn.Module):
     ----------
     in_channels, n_classes : int
         The input channels are scalar fields.
-    fields : sequence of sequence of int, default=((4, 2, 1), (8, 4, 2), (16, 4, 2))
-        Multiplicities (m0, m1, m2, …) of each layer's output fields.
+    fields : sequence of sequence of int, default=((8, 4), (16, 8), (16, 8))
+        Multiplicities (m0, m1, m2, …) of each layer's output fields.  Degree-2
+        (and higher) fields are supported, but off by default: on small grids
+        their kernels discretise poorly and cost invariance to rotations off
+        the lattice (see BENCHMARKS.md, 3D Tetris).
     kernel_size : int, default=5
     pooling : {"gaussian", "mean", None}, default="gaussian"
         Downsampling after every layer but the last: :func:`gaussian_pool`, 2³
@@ -321,7 +324,7 @@ class SteerableCNN(nn.Module):
     """
 
     def __init__(
-        self, in_channels, n_classes, fields=((4, 2, 1), (8, 4, 2), (16, 4, 2)), kernel_size=5, pooling="gaussian"
+        self, in_channels, n_classes, fields=((8, 4), (16, 8), (16, 8)), kernel_size=5, pooling="gaussian"
     ):
         super().__init__()
         if pooling not in ("gaussian", "mean", None):
@@ -352,6 +355,11 @@ class SteerableCNN(nn.Module):
                 x = gaussian_pool(x)
             elif index < len(self.convs) - 1 and self.pooling == "mean":
                 x = even_pool(x, 3, "mean")
+        return self.readout(x)
+
+    def readout(self, x):
+        """Invariants of the last layer's fields (B, C, *grid): spatial means of its
+        scalars, of its vector fields' dot products and of their triple products."""
         # Means, not maxima: a maximum picks single voxels, whose values
         # discretisation perturbs far more under rotations off the lattice.
         invariants = [x[:, :self.n_scalars].flatten(2).mean(-1)]
