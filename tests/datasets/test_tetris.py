@@ -1,0 +1,102 @@
+import numpy as np
+import pytest
+
+from skniso.datasets import TETRIS3D_NAMES, TETRIS3D_SHAPES, make_tetris3d, make_tetris3d_pairs
+from skniso.datasets._tetris import random_rotations, render_blocks
+
+
+def _canonical(blocks):
+    """Block set up to translation, as a sorted tuple of integer positions."""
+    blocks = np.rint(blocks - blocks.min(axis=0)).astype(int)
+    return tuple(sorted(map(tuple, blocks)))
+
+
+def _cube_rotations():
+    """The 24 proper rotations of the cube as integer matrices."""
+    mats = []
+    for perm in [(0, 1, 2), (0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0)]:
+        for signs in np.ndindex(2, 2, 2):
+            m = np.zeros((3, 3))
+            m[range(3), perm] = np.where(np.array(signs), -1, 1)
+            if np.linalg.det(m) > 0:
+                mats.append(m)
+    return mats
+
+
+def _orbit(blocks):
+    return {_canonical(blocks @ m.T) for m in _cube_rotations()}
+
+
+def test_eight_distinct_shapes_of_four_adjacent_blocks():
+    assert TETRIS3D_SHAPES.shape == (8, 4, 3) and len(TETRIS3D_NAMES) == 8
+    orbits = [_orbit(shape) for shape in TETRIS3D_SHAPES]
+    for i in range(8):
+        for j in range(i + 1, 8):
+            assert not orbits[i] & orbits[j], (TETRIS3D_NAMES[i], TETRIS3D_NAMES[j])
+    for shape in TETRIS3D_SHAPES:  # every block touches another face to face
+        distances = np.abs(shape[:, None] - shape[None]).sum(-1)
+        assert all((row == 1).any() for row in distances)
+
+
+def test_third_and_fourth_shapes_are_a_chiral_pair():
+    mirror = np.diag([1.0, 1.0, -1.0])
+    right, left = TETRIS3D_SHAPES[2], TETRIS3D_SHAPES[3]
+    assert _canonical(right @ mirror) in _orbit(left)  # mirror images ...
+    assert _canonical(left) not in _orbit(right)  # ... that no rotation superimposes
+    # The other shapes are their own mirror images.
+    for shape in np.delete(TETRIS3D_SHAPES, [2, 3], axis=0):
+        assert _canonical(shape @ mirror) in _orbit(shape)
+
+
+def test_fixed_orientation_set_is_deterministic_and_labelled():
+    X, y = make_tetris3d(2, grid_size=12, block_size=2.0)
+    assert X.shape == (16, 1, 12, 12, 12) and X.dtype == np.float32
+    np.testing.assert_array_equal(y, np.tile(np.arange(8), 2))
+    np.testing.assert_array_equal(X[:8], X[8:])
+    assert not np.allclose(X[2], X[3])  # the chiral pair renders differently
+    np.testing.assert_allclose(X[3], X[2][..., ::-1], atol=1e-6)  # ... as mirror images (W axis is z)
+    np.testing.assert_allclose(X.sum(axis=(1, 2, 3, 4)), X[0].sum(), rtol=0.05)  # four blocks each
+
+
+def test_rotated_samples_are_seeded_and_match_rotated_block_centres():
+    X1, y = make_tetris3d(3, rotate=True, max_shift=1.0, random_state=0)
+    X2, _ = make_tetris3d(3, rotate=True, max_shift=1.0, random_state=0)
+    np.testing.assert_array_equal(X1, X2)
+    assert not np.allclose(X1[:8], X1[8:16])
+    # A quarter turn of the block centres is a voxel permutation of the render.
+    centres = (TETRIS3D_SHAPES - TETRIS3D_SHAPES.mean(1, keepdims=True)) * 3.0
+    quarter = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    base, turned = render_blocks(centres, 16, 1.5), render_blocks(centres @ quarter.T, 16, 1.5)
+    np.testing.assert_allclose(turned, np.rot90(base, 1, axes=(2, 3)), atol=1e-6)
+
+
+def test_random_rotations_are_proper_and_haar_like():
+    rotations = random_rotations(2000, np.random.default_rng(0))
+    np.testing.assert_allclose(rotations @ rotations.transpose(0, 2, 1), np.broadcast_to(np.eye(3), (2000, 3, 3)), atol=1e-12)
+    np.testing.assert_allclose(np.linalg.det(rotations), 1.0)
+    # Haar: E[R] = 0 and the trace has mean 0.
+    assert np.abs(rotations.mean(0)).max() < 0.05
+    assert abs(np.trace(rotations, axis1=1, axis2=2).mean()) < 0.1
+
+
+def test_pairs_show_one_shape_in_two_poses():
+    X, y = make_tetris3d_pairs(10, grid_size=12, block_size=2.0, random_state=1)
+    assert X.shape == (10, 2, 1, 12, 12, 12) and X.dtype == np.float32
+    np.testing.assert_array_equal(y, np.arange(10) % 8)
+    assert not np.allclose(X[:, 0], X[:, 1])
+    np.testing.assert_allclose(X[:, 0].sum(axis=(1, 2, 3, 4)), X[:, 1].sum(axis=(1, 2, 3, 4)), rtol=0.05)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(n_samples_per_class=0), "n_samples_per_class"),
+        (dict(grid_size=2), "grid_size"),
+        (dict(block_size=0), "block_size"),
+        (dict(max_shift=-1), "max_shift"),
+        (dict(sigma=0), "sigma"),
+    ],
+)
+def test_bad_parameters_are_rejected(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_tetris3d(**kwargs)
