@@ -5,10 +5,9 @@ import numbers
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.preprocessing import LabelEncoder
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._classification import LogitOutputsMixin, encode_class_labels
 from ..nn.init import build_module
 from ..training import TrainedModuleMixin
 from ..utils import flatten_samples, torch_generator
@@ -64,7 +63,7 @@ def _standardized(grids, mean, std):
     return np.ascontiguousarray((grids - mean) / std, dtype=np.float32)
 
 
-class GridClassifierBase(TrainedModuleMixin, ClassifierMixin, BaseEstimator):
+class GridClassifierBase(LogitOutputsMixin, TrainedModuleMixin, ClassifierMixin, BaseEstimator):
     """A classifier of images or volumes built around one torch module.
 
     Subclasses set ``_spatial_dims`` and implement ``_check_network_params()``
@@ -135,14 +134,8 @@ class GridClassifierBase(TrainedModuleMixin, ClassifierMixin, BaseEstimator):
             self._check_params()
             X_flat, shape = flatten_samples(X, max_ndim=self._spatial_dims + 2)
             X_flat, y = validate_data(self, X_flat, y, dtype=np.float32)
-            check_classification_targets(y)
             obs_shape = self._observation_shape(shape, X_flat.shape[1])
-            encoder = LabelEncoder().fit(y)
-            if len(encoder.classes_) < 2:
-                raise ValueError(
-                    f"{type(self).__name__} needs samples of at least 2 classes; got 1 class: "
-                    f"{encoder.classes_[0]!r}"
-                )
+            classes, targets = encode_class_labels(y, type(self).__name__)
             grids = X_flat.reshape(X_flat.shape[0], *obs_shape)
             axes = (0,) + tuple(range(2, grids.ndim))
             mean = grids.mean(axis=axes, dtype=np.float64)
@@ -152,13 +145,12 @@ class GridClassifierBase(TrainedModuleMixin, ClassifierMixin, BaseEstimator):
             mean, std = mean[expand].astype(np.float32), std[expand].astype(np.float32)
             device = self._fit_device()
             generator = torch_generator(self.random_state)
-            factory = self._network(obs_shape[0], obs_shape[1:], len(encoder.classes_))
+            factory = self._network(obs_shape[0], obs_shape[1:], len(classes))
             module = build_module(factory, generator, device)
             inputs = torch.from_numpy(_standardized(grids, mean, std))
-            targets = torch.from_numpy(encoder.transform(y).astype(np.int64))
             history = self._train(module, (inputs, targets), grids.shape[0], generator)
             recalibrate_batch_norm(module, inputs, self.batch_size)
-            self.classes_ = encoder.classes_
+            self.classes_ = classes
             self.module_ = module
             self.input_shape_ = obs_shape
             self.channel_mean_, self.channel_std_ = mean, std
@@ -190,22 +182,3 @@ class GridClassifierBase(TrainedModuleMixin, ClassifierMixin, BaseEstimator):
                 batch = torch.from_numpy(grids[start:start + 256]).to(self.device_)
                 outputs.append(self.module_(batch).cpu())
         return torch.cat(outputs).numpy() if outputs else np.empty((0, len(self.classes_)), np.float32)
-
-    def decision_function(self, X):
-        """Class scores; for two classes the log-odds of ``classes_[1]``.
-
-        Returns
-        -------
-        ndarray of shape (n, n_classes), or (n,) for two classes
-        """
-        logits = self._logits(X)
-        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
-
-    def predict_proba(self, X):
-        """Class probabilities (softmax of the logits)."""
-        return torch.softmax(torch.from_numpy(self._logits(X)).double(), dim=1).numpy()
-
-    def predict(self, X):
-        """Most probable class of each sample."""
-        logits = self._logits(X)
-        return self.classes_[np.argmax(logits, axis=1)]
