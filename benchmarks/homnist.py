@@ -20,6 +20,7 @@ ae_augmentation             same autoencoder, reconstruction only; an MLP head f
                             on encodings of homography-augmented digits
 cnn                         a plain CNN on the clean digits
 cnn_augmentation            the same CNN with homography augmentation
+group_cnn                   a C4 group-equivariant CNN (hand-crafted rotation symmetry)
 ==========================  ==========================================================
 
 Configs:
@@ -52,7 +53,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from skniso import EquivariantClassifier, NeuralIsometryTransformer, presets
-from skniso.baselines import AugmentedMLPClassifier, CNNClassifier
+from skniso.baselines import AugmentedMLPClassifier, CNNClassifier, GroupCNNClassifier
 from skniso.datasets import RandomHomography, load_mnist, make_homnist_pairs, make_homnist_test
 from skniso.metrics import equivariance_error, off_block_energy
 
@@ -65,14 +66,18 @@ NISO_VARIANTS = {
     "nft": {"transition": "least_squares"},
     "ae_augmentation": {"transition": "none"},
 }
-MODELS = tuple(NISO_VARIANTS) + ("cnn", "cnn_augmentation")
+MODELS = tuple(NISO_VARIANTS) + ("cnn", "cnn_augmentation", "group_cnn")
 
 CONFIGS = {
-    "cpu": dict(n_train=4000, n_test=1000, n_transforms=4, niso={}, head={}, mlp={}, cnn={}),
+    "cpu": dict(
+        n_train=4000, n_test=1000, n_transforms=4, niso={}, head={}, mlp={}, cnn={},
+        gcnn=dict(n_rotations=4, channels=(8, 16, 32), kernel_size=5, max_steps=500, lr=3e-3),
+    ),
     "paper": dict(
         n_train=None, n_test=None, n_transforms=32,
         niso=presets.HOMNIST_PAPER, head=presets.HOMNIST_HEAD_PAPER,
         mlp=dict(max_steps=20_000), cnn=dict(max_steps=20_000),
+        gcnn=dict(n_rotations=4, channels=(32, 64, 128), kernel_size=5, max_steps=20_000, lr=1e-3),
     ),
 }
 
@@ -85,9 +90,9 @@ def parse_overrides(items):
         parts = key.split(".")
         if len(parts) == 2:
             parts = [None] + parts
-        if len(parts) != 3 or parts[1] not in ("niso", "head", "mlp", "cnn") or not value:
+        if len(parts) != 3 or parts[1] not in ("niso", "head", "mlp", "cnn", "gcnn") or not value:
             raise SystemExit(
-                f"--set expects [MODEL.]{{niso,head,mlp,cnn}}.PARAM=VALUE, got {item!r}"
+                f"--set expects [MODEL.]{{niso,head,mlp,cnn,gcnn}}.PARAM=VALUE, got {item!r}"
             )
         if parts[0] is not None and parts[0] not in MODELS:
             raise SystemExit(f"--set names unknown model {parts[0]!r}; models: {', '.join(MODELS)}")
@@ -100,7 +105,7 @@ def parse_overrides(items):
 
 
 def settings(model, part, config, overrides, seed):
-    """Parameters of one part ("niso", "head", "mlp" or "cnn") of one model."""
+    """Parameters of one part ("niso", "head", "mlp", "cnn" or "gcnn") of one model."""
     params = dict(config[part])
     if part == "niso":
         params.update(NISO_VARIANTS[model], pair_transform=RandomHomography())
@@ -112,6 +117,8 @@ def settings(model, part, config, overrides, seed):
 
 def build(model, config, overrides, seed):
     """The estimator for ``model``: it is fitted on (clean training digits, labels)."""
+    if model == "group_cnn":
+        return GroupCNNClassifier(**settings(model, "gcnn", config, overrides, seed))
     if model.startswith("cnn"):
         params = settings(model, "cnn", config, overrides, seed)
         if model == "cnn_augmentation":
