@@ -5,13 +5,15 @@ import numbers
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils import check_array
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
+from ._validation import TRAINING_PARAMETER_CONSTRAINTS, non_negative_real, positive_int
 from .classifier import EquivariantClassifier
 from .nn.init import build_module
 from .nn.vector_neurons import OrthNet
@@ -96,6 +98,20 @@ class FineTunedClassifier(TrainedModuleMixin, ClassifierMixin, BaseEstimator):
 
     _module_attributes = ("module_",)
 
+    _parameter_constraints = {
+        "transformer": [NeuralIsometryTransformer, None],
+        "prefit": ["boolean"],
+        "train_encoder": ["boolean"],
+        "train_operator": ["boolean"],
+        "encoder_lr_scale": [non_negative_real],
+        "augment": [callable, None],
+        "width": [positive_int],
+        "n_layers": [positive_int],
+        "gram_channels": [positive_int],
+        "readout_width": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        **TRAINING_PARAMETER_CONSTRAINTS,
+    }
+
     def __init__(
         self,
         transformer=None,
@@ -144,19 +160,8 @@ class FineTunedClassifier(TrainedModuleMixin, ClassifierMixin, BaseEstimator):
 
     # -- fitting --------------------------------------------------------------
     def _check_params(self):
+        # Single values are checked by _parameter_constraints when fit starts.
         self._check_training_params()
-        if self.transformer is not None and not isinstance(self.transformer, NeuralIsometryTransformer):
-            raise TypeError(
-                f"transformer must be a NeuralIsometryTransformer or None, got {type(self.transformer).__name__}"
-            )
-        for name in ("width", "n_layers", "gram_channels"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(self.encoder_lr_scale, numbers.Real) or not self.encoder_lr_scale >= 0:
-            raise ValueError(f"encoder_lr_scale must be a non-negative number, got {self.encoder_lr_scale!r}")
-        if self.augment is not None and not callable(self.augment):
-            raise TypeError(f"augment must be callable, got {self.augment!r}")
 
     def _pretrained(self, X):
         if self.prefit:
@@ -170,6 +175,8 @@ class FineTunedClassifier(TrainedModuleMixin, ClassifierMixin, BaseEstimator):
             base.set_params(random_state=int(torch_generator(self.random_state).initial_seed() % 2**31))
         return base.fit(X)
 
+    # Not skipping nested validation: fit may fit the transformer it holds.
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y):
         """Pre-train (unless ``prefit``), then fine-tune encoder and head jointly.
 

@@ -12,11 +12,13 @@ import numbers
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone
+from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, _fit_context, clone
 from sklearn.exceptions import NotFittedError
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._pose_metrics import rotation_error, translation_error
+from ._validation import TRAINING_PARAMETER_CONSTRAINTS, non_negative_real, positive_int
 from .core.pose import rotation_from_9d, rotation_loss, scale_invariant_translation_loss
 from .core.procrustes import least_squares_map
 from .nn.init import build_module
@@ -74,6 +76,13 @@ class IsometryMapEstimator(TransformerMixin, BaseEstimator):
         Only when fitted on a DataFrame.
     """
 
+    _parameter_constraints = {
+        "transformer": [HasMethods(["isometries"]), None],
+        "solver": [StrOptions({"auto", "least_squares"})],
+        "ridge": [non_negative_real],
+        "random_state": ["random_state"],
+    }
+
     def __init__(self, transformer=None, *, solver="auto", ridge=1e-4, random_state=None):
         self.transformer = transformer
         self.solver = solver
@@ -87,23 +96,14 @@ class IsometryMapEstimator(TransformerMixin, BaseEstimator):
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
 
-    def _check_params(self):
-        if self.solver not in ("auto", "least_squares"):
-            raise ValueError(f"solver must be 'auto' or 'least_squares', got {self.solver!r}")
-        if not isinstance(self.ridge, numbers.Real) or not self.ridge >= 0:
-            raise ValueError(f"ridge must be a non-negative number, got {self.ridge!r}")
-        if self.transformer is not None and not hasattr(self.transformer, "isometries"):
-            raise TypeError(
-                "transformer must be a NeuralIsometryTransformer (something with an "
-                f"isometries method) or None, got {type(self.transformer).__name__}"
-            )
-
     def _validated(self, X, reset):
         """X validated as rows, then handed back in its original sample shape."""
         X_flat, shape = flatten_samples(X)
         X_flat = validate_data(self, X_flat, dtype=np.float32, reset=reset)
         return X_flat.reshape(X_flat.shape[0], *shape[1:]) if len(shape) > 2 else X_flat
 
+    # Not skipping nested validation: fit may fit the transformer it holds.
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
         """Fit (or adopt) the Neural Isometries model.
 
@@ -118,7 +118,6 @@ class IsometryMapEstimator(TransformerMixin, BaseEstimator):
         -------
         self
         """
-        self._check_params()
         data = self._validated(X, reset=True)
         if self.transformer is not None and _is_fitted(self.transformer):
             transformer = self.transformer
@@ -241,6 +240,15 @@ class PoseRegressor(TrainedModuleMixin, RegressorMixin, BaseEstimator):
     """
 
     _module_attributes = ("module_",)
+    _parameter_constraints = {
+        "width": [positive_int],
+        "n_layers": [Interval(numbers.Integral, 2, None, closed="left")],
+        "pairs_per_group": [positive_int],
+        "translation_weight": [non_negative_real],
+        "positive_scale": ["boolean"],
+        "standardize": ["boolean"],
+        **TRAINING_PARAMETER_CONSTRAINTS,
+    }
 
     def __init__(
         self,
@@ -276,20 +284,14 @@ class PoseRegressor(TrainedModuleMixin, RegressorMixin, BaseEstimator):
         self.verbose = verbose
 
     def _check_params(self):
+        # Single values are checked by _parameter_constraints when fit starts.
         self._check_training_params()
-        for name in ("width", "pairs_per_group"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(self.n_layers, numbers.Integral) or self.n_layers < 2:
-            raise ValueError(f"n_layers must be an integer >= 2, got {self.n_layers!r}")
-        if not isinstance(self.translation_weight, numbers.Real) or not self.translation_weight >= 0:
-            raise ValueError(f"translation_weight must be a non-negative number, got {self.translation_weight!r}")
 
     def _new_module(self, n_features):
         """The network from ``n_features`` inputs to 9 pose values (a hook for subclasses)."""
         return SkipMLP(n_features, 9, width=self.width, n_layers=self.n_layers)
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, groups=None):
         """Fit the pose head.
 

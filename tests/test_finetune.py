@@ -74,7 +74,7 @@ def test_failed_fit_leaves_the_estimator_as_it_was(labelled_pairs):
     with pytest.raises(ValueError, match="got 1 class"):
         clf.fit(X, np.zeros(12))
     assert not hasattr(clf, "module_")
-    with pytest.raises(TypeError, match="NeuralIsometryTransformer"):
+    with pytest.raises(TypeError, match="'transformer' parameter"):
         FineTunedClassifier(transformer="conv").fit(X, y)
 
 
