@@ -6,15 +6,13 @@ import numbers
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
-from sklearn.preprocessing import LabelEncoder
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
+from ._classification import LogitOutputsMixin, encode_class_labels
 from ._validation import TRAINING_PARAMETER_CONSTRAINTS, non_negative_real, positive_int
-from .classifier import EquivariantClassifier
 from .nn.init import build_module
 from .nn.vector_neurons import OrthNet
 from .training import TrainedModuleMixin
@@ -37,7 +35,7 @@ class _EncoderWithHead(nn.Module):
         return self.head(self.model.to_eigenspace(x) / self.scale)
 
 
-class FineTunedClassifier(TrainedModuleMixin, ClassifierMixin, BaseEstimator):
+class FineTunedClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMixin, BaseEstimator):
     """Fine-tune a NIso encoder together with an O(K)-invariant classifier head.
 
     The paper's SHREC'11 protocol: a :class:`NeuralIsometryTransformer` is
@@ -196,12 +194,7 @@ class FineTunedClassifier(TrainedModuleMixin, ClassifierMixin, BaseEstimator):
             X_flat, shape = flatten_samples(X)
             X_flat, y = validate_data(self, X_flat, y, dtype=np.float32)
             X = X_flat.reshape(X_flat.shape[0], *shape[1:]) if len(shape) > 2 else X_flat
-            check_classification_targets(y)
-            labels = LabelEncoder().fit(y)
-            if len(labels.classes_) < 2:
-                raise ValueError(
-                    f"FineTunedClassifier needs samples of at least 2 classes; got 1 class: {labels.classes_[0]!r}"
-                )
+            classes, targets = encode_class_labels(y, type(self).__name__)
             transformer = self._pretrained(X)
             observations = transformer._inference_views(X)[:, 0]
             latents = transformer.transform(observations).reshape(
@@ -213,20 +206,19 @@ class FineTunedClassifier(TrainedModuleMixin, ClassifierMixin, BaseEstimator):
             device = self._fit_device()
             generator = torch_generator(self.random_state)
             head = build_module(
-                lambda: OrthNet(latents.shape[2], len(labels.classes_), width=self.width,
+                lambda: OrthNet(latents.shape[2], len(classes), width=self.width,
                                 n_layers=self.n_layers, gram_channels=self.gram_channels,
                                 readout_width=self.readout_width),
                 generator, device,
             )
             model = copy.deepcopy(transformer.model_).to(device)
             module = _EncoderWithHead(model, head, torch.from_numpy(scale).to(device))
-            targets = torch.from_numpy(labels.transform(y).astype(np.int64))
             data = (torch.from_numpy(np.ascontiguousarray(observations)), targets)
             history = self._train(module, data, observations.shape[0], generator)
 
             self.transformer_ = transformer
             self.module_ = module
-            self.classes_ = labels.classes_
+            self.classes_ = classes
             self.scale_ = scale
             self.history_ = history
             self.device_ = device
@@ -287,7 +279,3 @@ class FineTunedClassifier(TrainedModuleMixin, ClassifierMixin, BaseEstimator):
         with torch.no_grad():
             batch = torch.from_numpy(np.ascontiguousarray(observations)).to(self.device_)
             return self.module_.model.to_eigenspace(batch).cpu().numpy()
-
-    decision_function = EquivariantClassifier.decision_function
-    predict_proba = EquivariantClassifier.predict_proba
-    predict = EquivariantClassifier.predict
