@@ -13,6 +13,9 @@ minutes), so every stage is time-boxed:
 4. run the paper-size config for as many steps as the remaining budget allows.
 
     python benchmarks/gpu_session.py --out DIR --budget 480
+
+``--fixtures-only`` stops after stage 1 (``benchmarks/gpu_homnist.sh`` runs it
+beside the homNIST models).
 """
 
 import argparse
@@ -73,6 +76,7 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--budget", type=float, default=480.0, help="seconds for the whole script")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, to test the script on CPU")
+    parser.add_argument("--fixtures-only", action="store_true", help="stop after writing the fixtures")
     args = parser.parse_args()
     begin = time.perf_counter()
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -89,6 +93,8 @@ def main():
     make_fixtures(args.out, device)
     report["fixtures"] = "ok"
     save()
+    if args.fixtures_only:
+        return
 
     images, labels = load_mnist()
     pairs, _ = make_homnist_pairs(images=images[:512], labels=labels[:512], random_state=0)

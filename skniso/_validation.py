@@ -42,6 +42,7 @@ TRAINING_PARAMETER_CONSTRAINTS = {
     "on_divergence": [StrOptions({"raise", "restore"})],
     "precision": [StrOptions({"32", "bf16", "16-mixed"})],
     "compile": ["boolean", dict],
+    "max_time": [Interval(Real, 0, None, closed="neither"), None],
 }
 
 

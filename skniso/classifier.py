@@ -120,6 +120,7 @@ class EquivariantClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMix
         on_divergence="raise",
         precision="32",
         compile=False,
+        max_time=None,
     ):
         self.n_components = n_components
         self.width = width
@@ -145,6 +146,7 @@ class EquivariantClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMix
         self.on_divergence = on_divergence
         self.precision = precision
         self.compile = compile
+        self.max_time = max_time
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

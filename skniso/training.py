@@ -55,7 +55,7 @@ _PRECISIONS = {"32": None, "bf16": torch.bfloat16, "16-mixed": torch.float16}
 # Parameters that may change between an interrupted run and its resumption.
 _RUN_CONTROL_PARAMETERS = frozenset({
     "verbose", "checkpoint_path", "checkpoint_interval", "max_steps", "warm_start",
-    "device", "compile", "on_divergence", "n_iter_no_change",
+    "device", "compile", "on_divergence", "n_iter_no_change", "max_time",
 })
 
 TRAINING_PARAMETERS_DOC = """\
@@ -95,7 +95,13 @@ validation_fraction : float in (0, 1) or None, default=None
         ``torch.compile`` the modules for training; a dict is passed to
         ``torch.compile`` as keyword arguments (``{"mode": "max-autotune"}``).
         The compiled wrappers are dropped after ``fit``, so pickles hold plain
-        modules and inference runs eagerly."""
+        modules and inference runs eagerly.
+    max_time : float or None, default=None
+        Stop after this many seconds of training in one ``fit`` call, even
+        before ``max_steps`` (the learning-rate schedule still follows
+        ``max_steps``).  For fixed time budgets; the number of steps then depends
+        on the machine, so such a fit is not reproducible step for step.
+        ``stop_reason_`` is ``"max_time"``, and ``warm_start`` can continue it."""
 
 
 class DivergenceError(FloatingPointError):
@@ -325,7 +331,7 @@ class TrainedModuleMixin:
             "validation_fraction": None, "n_iter_no_change": 10, "tol": 1e-4,
             "validation_interval": 100, "grad_clip_norm": None, "warm_start": False,
             "checkpoint_path": None, "checkpoint_interval": 500, "on_divergence": "raise",
-            "precision": "32", "compile": False,
+            "precision": "32", "compile": False, "max_time": None,
         }
         return {name: getattr(self, name, default) for name, default in defaults.items()}
 
@@ -496,6 +502,10 @@ class TrainedModuleMixin:
                              f"{state['best_loss']:.4g} (step {state['best_step']}) for "
                              f"{options['n_iter_no_change']} evaluations")
                     break
+                if self._out_of_time(options["max_time"], started, world, device) and step < end_step:
+                    stop_reason = "max_time"
+                    log.note(f"stopped at step {step}: max_time={options['max_time']} s reached")
+                    break
                 if checkpoint_path is not None and step % options["checkpoint_interval"] == 0 and step < end_step:
                     state["step"] = step
                     self._save_checkpoint(checkpoint_path, module, optimizer, scaler, generator,
@@ -529,11 +539,24 @@ class TrainedModuleMixin:
             )
         state["step"] = step
         state["stopped"] = stop_reason if stop_reason == "early_stopping" else None
-        if checkpoint_path is not None and stop_reason in ("max_steps", "early_stopping") and step > start_step:
+        if checkpoint_path is not None and stop_reason in ("max_steps", "early_stopping", "max_time") and step > start_step:
             self._save_checkpoint(checkpoint_path, module, optimizer, scaler, generator,
                                   state, history, fingerprint, rank)
         self._remember_run(state, optimizer, scaler, generator, layout, stop_reason)
         return history
+
+    @staticmethod
+    def _out_of_time(max_time, started, world, device):
+        """Whether the fit's time budget is spent; distributed ranks decide together."""
+        if max_time is None:
+            return False
+        out = time.perf_counter() - started >= max_time
+        if world > 1:
+            # Clocks differ between ranks: stop when any rank is out of time, all at the same step.
+            flag = torch.tensor([float(out)], device=device)
+            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+            out = bool(flag.item())
+        return out
 
     def _remember_run(self, state, optimizer, scaler, generator, layout, stop_reason):
         """Keep what a warm start or ``partial_fit`` needs, and set the run's attributes.

@@ -147,7 +147,8 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
     n_steps_ : int
         Optimiser steps of the run so far.
     stop_reason_ : str
-        ``"max_steps"``, ``"early_stopping"``, ``"divergence"`` or ``"interrupted"``.
+        ``"max_steps"``, ``"early_stopping"``, ``"max_time"``, ``"divergence"`` or
+        ``"interrupted"``.
     best_validation_loss_, best_step_ : float, int or None
         The best validation loss and its step (None without ``validation_fraction``).
     device_ : torch.device
@@ -232,6 +233,7 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         on_divergence="raise",
         precision="32",
         compile=False,
+        max_time=None,
     ):
         self.encoder = encoder
         self.decoder = decoder
@@ -272,6 +274,7 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         self.on_divergence = on_divergence
         self.precision = precision
         self.compile = compile
+        self.max_time = max_time
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

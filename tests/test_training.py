@@ -189,6 +189,23 @@ def test_interrupted_run_continued_by_warm_start_matches_an_uninterrupted_run(no
     assert clf.n_steps_ == 12
 
 
+def test_max_time_stops_the_fit_and_warm_start_continues_it(norm_task, monkeypatch):
+    X, y = norm_task
+    full = tiny_classifier().fit(X, y)
+    # A clock that advances one second per reading makes the budget a step count.
+    clock = iter(range(10**6))
+    monkeypatch.setattr("skniso.training.time.perf_counter", lambda: float(next(clock)))
+    clf = tiny_classifier(max_time=7.5, warm_start=True).fit(X, y)
+    assert clf.stop_reason_ == "max_time" and 0 < clf.n_steps_ < 12
+    assert clf.predict(X).shape == (48,)
+    clf.set_params(max_time=None).fit(X, y)
+    assert clf.n_steps_ == 12 and clf.stop_reason_ == "max_steps"
+    np.testing.assert_array_equal(losses(clf.history_), losses(full.history_))
+    assert_same_state(module_state(clf), module_state(full))
+    with pytest.raises(ValueError, match="max_time"):
+        tiny_classifier(max_time=0).fit(X, y)
+
+
 def test_warm_start_needs_the_same_layout(norm_task):
     X, y = norm_task
     clf = tiny_classifier(warm_start=True, max_steps=2).fit(X, y)
