@@ -1,13 +1,11 @@
 """FineTunedClassifier: a NIso encoder and an O(K)-invariant head trained jointly."""
 
 import copy
-import numbers
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from sklearn.utils import check_array
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
@@ -106,7 +104,7 @@ class FineTunedClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMixin
         "width": [positive_int],
         "n_layers": [positive_int],
         "gram_channels": [positive_int],
-        "readout_width": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "readout_width": [positive_int, None],
         **TRAINING_PARAMETER_CONSTRAINTS,
     }
 

@@ -14,11 +14,11 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, _fit_context, clone
 from sklearn.exceptions import NotFittedError
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._pose_metrics import rotation_error, translation_error
-from ._validation import TRAINING_PARAMETER_CONSTRAINTS, non_negative_real, positive_int
+from ._validation import TRAINING_PARAMETER_CONSTRAINTS, NumberInterval, non_negative_real, positive_int
 from .core.pose import rotation_from_9d, rotation_loss, scale_invariant_translation_loss
 from .core.procrustes import least_squares_map
 from .nn.init import build_module
@@ -242,7 +242,7 @@ class PoseRegressor(TrainedModuleMixin, RegressorMixin, BaseEstimator):
     _module_attributes = ("module_",)
     _parameter_constraints = {
         "width": [positive_int],
-        "n_layers": [Interval(numbers.Integral, 2, None, closed="left")],
+        "n_layers": [NumberInterval(numbers.Integral, 2, None, closed="left")],
         "pairs_per_group": [positive_int],
         "translation_weight": [non_negative_real],
         "positive_scale": ["boolean"],
