@@ -155,10 +155,6 @@ class FineTunedClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMixin
         return tags
 
     # -- fitting --------------------------------------------------------------
-    def _check_params(self):
-        # Single values are checked by _parameter_constraints when fit starts.
-        self._check_training_params()
-
     def _pretrained(self, X):
         if self.prefit:
             if self.transformer is None:
@@ -188,7 +184,6 @@ class FineTunedClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMixin
         self
         """
         with self._atomic_fit():
-            self._check_params()
             X_flat, shape = flatten_samples(X)
             X_flat, y = validate_data(self, X_flat, y, dtype=np.float32)
             X = X_flat.reshape(X_flat.shape[0], *shape[1:]) if len(shape) > 2 else X_flat

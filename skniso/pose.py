@@ -283,10 +283,6 @@ class PoseRegressor(TrainedModuleMixin, RegressorMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _check_params(self):
-        # Single values are checked by _parameter_constraints when fit starts.
-        self._check_training_params()
-
     def _new_module(self, n_features):
         """The network from ``n_features`` inputs to 9 pose values (a hook for subclasses)."""
         return SkipMLP(n_features, 9, width=self.width, n_layers=self.n_layers)
@@ -310,7 +306,6 @@ class PoseRegressor(TrainedModuleMixin, RegressorMixin, BaseEstimator):
         self
         """
         with self._atomic_fit():
-            self._check_params()
             if y is None:
                 raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
             X_flat, _ = flatten_samples(X)

@@ -291,7 +291,6 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
     def _check_params(self):
         """Checks across parameters and inside tuples; single values are checked
         by ``_parameter_constraints`` when ``fit`` starts."""
-        self._check_training_params()
         if isinstance(self.encoder, nn.Module) != isinstance(self.decoder, nn.Module):
             raise ValueError(
                 "a user encoder needs a user decoder (both torch.nn.Module); "
@@ -462,6 +461,9 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         -------
         self
         """
+        # Every call validates, not only the first as _fit_context would:
+        # set_params may have changed a parameter since the last one.
+        self._validate_params()
         return self._fit(X, partial=True)
 
     def _fit(self, X, partial):

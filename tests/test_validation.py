@@ -105,6 +105,17 @@ def test_datasets_follow_the_rule():
             make_circular_shifts(bad, image_size=4)
 
 
+def test_partial_fit_validates_parameters_set_after_the_first_call(tiny_pairs):
+    X, labels = tiny_pairs
+    niso = NeuralIsometryTransformer(**TINY_TRANSFORMER).partial_fit(X)
+    latents = niso.transform(X[:, 0]).reshape(len(X), TINY_TRANSFORMER["n_components"], -1)
+    clf = EquivariantClassifier(**TINY_CLASSIFIER).partial_fit(latents, labels)
+    for estimator, data in ((niso, (X,)), (clf, (latents, labels))):
+        estimator.set_params(batch_size=0)
+        with pytest.raises(InvalidParameterError, match="The 'batch_size' parameter"):
+            estimator.partial_fit(*data)
+
+
 # -- fuzzing -------------------------------------------------------------------
 # Few examples and tiny models: the whole module stays within seconds.
 # CI sees the same examples every run; SKNISO_FUZZ=explore draws many new ones.
