@@ -1,12 +1,18 @@
-"""Parameter constraints shared by the estimators (sklearn's ``_parameter_constraints``).
+"""Parameter checks shared by the estimators and the dataset functions.
 
-Each estimator lists its own parameters and merges :data:`TRAINING_PARAMETER_CONSTRAINTS`
+Single values are validated through sklearn's ``_parameter_constraints``: each
+estimator lists its own parameters and merges :data:`TRAINING_PARAMETER_CONSTRAINTS`
 for those of the shared training loop.  sklearn validates them at the start of
 ``fit`` (through ``sklearn.base._fit_context``) and raises
 :class:`sklearn.utils._param_validation.InvalidParameterError`, a ``ValueError``
 that names the parameter, the estimator, the accepted values and the value given.
 Its common check ``check_param_validation`` asserts that every ``__init__``
 parameter has an entry, so a new parameter needs one here or in its estimator.
+
+Integers follow one rule everywhere, in constraints and in the checks of values
+inside tuples (:func:`is_integer`, :func:`check_positive_int`,
+:func:`check_positive_ints`): Python ints and numpy integer scalars count, bools,
+floats (even ``3.0``) and arrays (even 0-d) do not.
 """
 
 import os
@@ -15,34 +21,119 @@ from numbers import Integral, Real
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-__all__ = ["TRAINING_PARAMETER_CONSTRAINTS", "positive_int", "non_negative_real", "check_finite_output"]
+__all__ = [
+    "TRAINING_PARAMETER_CONSTRAINTS",
+    "NumberInterval",
+    "positive_int",
+    "non_negative_int",
+    "non_negative_real",
+    "positive_real",
+    "is_integer",
+    "check_positive_int",
+    "check_positive_ints",
+    "check_finite_output",
+]
 
-positive_int = Interval(Integral, 1, None, closed="left")
-non_negative_real = Interval(Real, 0, None, closed="left")
+
+def is_integer(value, *, minimum):
+    """Whether ``value`` is an integer of at least ``minimum``.
+
+    Python ints and numpy integer scalars count; bools (a ``True`` passed for a
+    size is a mistake, not a 1), floats and arrays do not.
+    """
+    return isinstance(value, Integral) and not isinstance(value, bool) and value >= minimum
+
+
+def check_positive_int(value, name):
+    """Return ``value`` as an int, or raise a ``ValueError`` naming ``name`` and the value.
+
+    Parameters
+    ----------
+    value : object
+        Accepted if :func:`is_integer` with ``minimum=1`` accepts it.
+    name : str
+        The parameter's name, for the message.
+
+    Returns
+    -------
+    int
+    """
+    if not is_integer(value, minimum=1):
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_positive_ints(value, name, *, allow_empty=False):
+    """Return ``value`` as a tuple of ints, or raise a ``ValueError`` naming ``name``.
+
+    Parameters
+    ----------
+    value : object
+        A tuple, list or 1-D array whose every entry :func:`is_integer` accepts
+        with ``minimum=1``.
+    name : str
+        The parameter's name, for the message.
+    allow_empty : bool, default=False
+        Whether an empty sequence is accepted.
+
+    Returns
+    -------
+    tuple of int
+    """
+    try:
+        entries = tuple(value)
+    except TypeError:
+        entries = None
+    if entries is None or (not entries and not allow_empty) or not all(
+        is_integer(entry, minimum=1) for entry in entries
+    ):
+        kind = "tuple" if allow_empty else "non-empty tuple"
+        raise ValueError(f"{name} must be a {kind} of positive integers, got {value!r}")
+    return tuple(int(entry) for entry in entries)
+
+
+class NumberInterval(Interval):
+    """sklearn's ``Interval`` under the rule of :func:`is_integer`: a bool is no number.
+
+    sklearn's own ``Interval`` takes ``True`` for 1, so ``max_steps=True`` would
+    train one step.
+    """
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, bool) and super().is_satisfied_by(val)
+
+    def __str__(self):
+        return f"{super().__str__()} (not a bool)"
+
+
+positive_int = NumberInterval(Integral, 1, None, closed="left")
+non_negative_int = NumberInterval(Integral, 0, None, closed="left")
+non_negative_real = NumberInterval(Real, 0, None, closed="left")
+positive_real = NumberInterval(Real, 0, None, closed="neither")
 
 TRAINING_PARAMETER_CONSTRAINTS = {
     "max_steps": [positive_int],
     "batch_size": [positive_int],
-    "lr": [Interval(Real, 0, None, closed="neither")],
+    "lr": [positive_real],
     "weight_decay": [non_negative_real],
-    "warmup_steps": [Interval(Integral, 0, None, closed="left")],
+    "warmup_steps": [non_negative_int],
     # "auto" (or None), "cpu", "cuda", "cuda:N" or a torch.device; resolve_device
     # names what is wrong with a string that torch does not parse.
     "device": [str, torch.device, None],
     "random_state": ["random_state"],
     "verbose": ["verbose"],
-    "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
+    "validation_fraction": [NumberInterval(Real, 0, 1, closed="neither"), None],
     "n_iter_no_change": [positive_int],
     "tol": [non_negative_real],
     "validation_interval": [positive_int],
-    "grad_clip_norm": [Interval(Real, 0, None, closed="neither"), None],
+    "grad_clip_norm": [positive_real, None],
     "warm_start": ["boolean"],
     "checkpoint_path": [str, os.PathLike, None],
     "checkpoint_interval": [positive_int],
     "on_divergence": [StrOptions({"raise", "restore"})],
     "precision": [StrOptions({"32", "bf16", "16-mixed"})],
     "compile": ["boolean", dict],
-    "max_time": [Interval(Real, 0, None, closed="neither"), None],
+    "max_time": [positive_real, None],
 }
 
 

@@ -153,10 +153,6 @@ class EquivariantClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMix
         tags.input_tags.three_d_array = True
         return tags
 
-    def _check_params(self):
-        # Single values are checked by _parameter_constraints when fit starts.
-        self._check_training_params()
-
     def _infer_k(self, X, shape):
         if len(shape) == 3:
             if self.n_components not in ("auto", shape[1]):
@@ -208,11 +204,13 @@ class EquivariantClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMix
         -------
         self
         """
+        # Every call validates, not only the first as _fit_context would:
+        # set_params may have changed a parameter since the last one.
+        self._validate_params()
         return self._fit(X, y, partial=True, classes=classes)
 
     def _fit(self, X, y, partial, classes=None):
         with self._atomic_fit():
-            self._check_params()
             X_flat, shape = flatten_samples(X, max_ndim=3, expected=_LATENT_LAYOUT)
             k = self._infer_k(X, shape)
             continuing = self._continues_run(partial)

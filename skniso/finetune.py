@@ -1,13 +1,11 @@
 """FineTunedClassifier: a NIso encoder and an O(K)-invariant head trained jointly."""
 
 import copy
-import numbers
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from sklearn.utils import check_array
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
@@ -106,7 +104,7 @@ class FineTunedClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMixin
         "width": [positive_int],
         "n_layers": [positive_int],
         "gram_channels": [positive_int],
-        "readout_width": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "readout_width": [positive_int, None],
         **TRAINING_PARAMETER_CONSTRAINTS,
     }
 
@@ -157,10 +155,6 @@ class FineTunedClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMixin
         return tags
 
     # -- fitting --------------------------------------------------------------
-    def _check_params(self):
-        # Single values are checked by _parameter_constraints when fit starts.
-        self._check_training_params()
-
     def _pretrained(self, X):
         if self.prefit:
             if self.transformer is None:
@@ -190,7 +184,6 @@ class FineTunedClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMixin
         self
         """
         with self._atomic_fit():
-            self._check_params()
             X_flat, shape = flatten_samples(X)
             X_flat, y = validate_data(self, X_flat, y, dtype=np.float32)
             X = X_flat.reshape(X_flat.shape[0], *shape[1:]) if len(shape) > 2 else X_flat

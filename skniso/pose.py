@@ -14,11 +14,11 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, _fit_context, clone
 from sklearn.exceptions import NotFittedError
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._pose_metrics import rotation_error, translation_error
-from ._validation import TRAINING_PARAMETER_CONSTRAINTS, non_negative_real, positive_int
+from ._validation import TRAINING_PARAMETER_CONSTRAINTS, NumberInterval, non_negative_real, positive_int
 from .core.pose import rotation_from_9d, rotation_loss, scale_invariant_translation_loss
 from .core.procrustes import least_squares_map
 from .nn.init import build_module
@@ -242,7 +242,7 @@ class PoseRegressor(TrainedModuleMixin, RegressorMixin, BaseEstimator):
     _module_attributes = ("module_",)
     _parameter_constraints = {
         "width": [positive_int],
-        "n_layers": [Interval(numbers.Integral, 2, None, closed="left")],
+        "n_layers": [NumberInterval(numbers.Integral, 2, None, closed="left")],
         "pairs_per_group": [positive_int],
         "translation_weight": [non_negative_real],
         "positive_scale": ["boolean"],
@@ -283,10 +283,6 @@ class PoseRegressor(TrainedModuleMixin, RegressorMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _check_params(self):
-        # Single values are checked by _parameter_constraints when fit starts.
-        self._check_training_params()
-
     def _new_module(self, n_features):
         """The network from ``n_features`` inputs to 9 pose values (a hook for subclasses)."""
         return SkipMLP(n_features, 9, width=self.width, n_layers=self.n_layers)
@@ -310,7 +306,6 @@ class PoseRegressor(TrainedModuleMixin, RegressorMixin, BaseEstimator):
         self
         """
         with self._atomic_fit():
-            self._check_params()
             if y is None:
                 raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
             X_flat, _ = flatten_samples(X)

@@ -245,7 +245,11 @@ class TrainedModuleMixin:
 
     Subclasses declare the names of their fitted ``nn.Module`` attributes in
     ``_module_attributes`` (the first one is the module that is trained) so that
-    pickling can move them to the CPU.
+    pickling can move them to the CPU.  The loop does not check the training
+    parameters itself: subclasses merge
+    :data:`skniso._validation.TRAINING_PARAMETER_CONSTRAINTS` into their
+    ``_parameter_constraints`` and validate them when fitting starts
+    (``_fit_context``; ``partial_fit`` calls ``_validate_params`` every time).
     """
 
     _module_attributes = ()
@@ -285,46 +289,6 @@ class TrainedModuleMixin:
         """Called after every optimiser step with that step's history row."""
 
     # -- parameters ----------------------------------------------------------
-    def _check_training_params(self):
-        for name in ("max_steps", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(self.warmup_steps, (int, np.integer)) or self.warmup_steps < 0:
-            raise ValueError(f"warmup_steps must be a non-negative integer, got {self.warmup_steps!r}")
-        for name in ("lr", "weight_decay"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float, np.floating, np.integer)) or not value >= 0:
-                raise ValueError(f"{name} must be a non-negative number, got {value!r}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr!r}")
-        params = self._training_options()
-        fraction = params["validation_fraction"]
-        if fraction is not None and (
-            not isinstance(fraction, numbers.Real) or isinstance(fraction, bool) or not 0 < fraction < 1
-        ):
-            raise ValueError(f"validation_fraction must be None or in (0, 1), got {fraction!r}")
-        for name in ("n_iter_no_change", "validation_interval", "checkpoint_interval"):
-            value = params[name]
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(params["tol"], numbers.Real) or not params["tol"] >= 0:
-            raise ValueError(f"tol must be a non-negative number, got {params['tol']!r}")
-        clip = params["grad_clip_norm"]
-        if clip is not None and (not isinstance(clip, numbers.Real) or isinstance(clip, bool) or not clip > 0):
-            raise ValueError(f"grad_clip_norm must be None or a positive number, got {clip!r}")
-        if params["on_divergence"] not in ("raise", "restore"):
-            raise ValueError(f"on_divergence must be 'raise' or 'restore', got {params['on_divergence']!r}")
-        if params["precision"] not in _PRECISIONS:
-            raise ValueError(
-                f"precision must be one of {sorted(_PRECISIONS)}, got {params['precision']!r}"
-            )
-        if not isinstance(params["compile"], (bool, dict)):
-            raise ValueError(f"compile must be a bool or a dict of torch.compile arguments, got {params['compile']!r}")
-        path = params["checkpoint_path"]
-        if path is not None and not isinstance(path, (str, os.PathLike)):
-            raise ValueError(f"checkpoint_path must be None or a path, got {path!r}")
-
     def _training_options(self):
         """The training parameters, with defaults for estimators that lack some."""
         defaults = {

@@ -7,11 +7,19 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils import check_array
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
-from ._validation import TRAINING_PARAMETER_CONSTRAINTS, check_finite_output, non_negative_real, positive_int
+from ._validation import (
+    TRAINING_PARAMETER_CONSTRAINTS,
+    NumberInterval,
+    check_finite_output,
+    is_integer,
+    non_negative_real,
+    positive_int,
+    positive_real,
+)
 from .core.model import TRANSITIONS, NeuralIsometryModel
 from .core.operator import SpectralOperator
 from .core.procrustes import eigenvalue_mask, least_squares_map, solve_isometry
@@ -28,10 +36,6 @@ DEFAULT_N_COMPONENTS = 32
 # The layouts fit and transform accept, for error messages.
 _FIT_LAYOUT = "(n_samples, n_views=2 or 3, channels, *spatial) with 1 to 3 spatial axes"
 _SINGLE_LAYOUT = "(n_samples, channels, *spatial) with 1 to 3 spatial axes"
-
-
-def _is_positive_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0
 
 
 class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstimator):
@@ -177,10 +181,10 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         "alpha": [non_negative_real],
         "beta": [non_negative_real],
         "mask": [StrOptions({"fuzzy", "hard"})],
-        "mask_temperature": [Interval(numbers.Real, 0, None, closed="neither")],
+        "mask_temperature": [positive_real],
         "group": [StrOptions({"SO", "O"})],
         "regime": [StrOptions({"auto", "pairwise", "triplet"})],
-        "spectral_dropout": [Interval(numbers.Real, 0, 1, closed="both")],
+        "spectral_dropout": [NumberInterval(numbers.Real, 0, 1, closed="both")],
         "clustered_init": ["boolean"],
         "normalize_mass": ["boolean"],
         "equivariance_normalization": [StrOptions({"magnitude", "spread"}), None],
@@ -287,7 +291,6 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
     def _check_params(self):
         """Checks across parameters and inside tuples; single values are checked
         by ``_parameter_constraints`` when ``fit`` starts."""
-        self._check_training_params()
         if isinstance(self.encoder, nn.Module) != isinstance(self.decoder, nn.Module):
             raise ValueError(
                 "a user encoder needs a user decoder (both torch.nn.Module); "
@@ -297,7 +300,7 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
             channels = tuple(self.channels)
             blocks = tuple(self.blocks_per_level)
             if not channels or len(channels) != len(blocks) or not all(
-                _is_positive_int(c) for c in channels + blocks
+                is_integer(c, minimum=1) for c in channels + blocks
             ):
                 raise ValueError(
                     "channels and blocks_per_level must be equally long tuples of positive "
@@ -313,11 +316,12 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         n_samples, n_features = X.shape
 
         if self.input_shape is not None:
-            obs_shape = tuple(int(s) for s in self.input_shape)
-            if len(obs_shape) < 2 or not all(s > 0 for s in obs_shape):
+            sizes = tuple(self.input_shape)
+            if len(sizes) < 2 or not all(is_integer(s, minimum=1) for s in sizes):
                 raise ValueError(
-                    f"input_shape must be (channels, *spatial) with positive sizes, got {self.input_shape!r}"
+                    f"input_shape must be (channels, *spatial) with positive integer sizes, got {self.input_shape!r}"
                 )
+            obs_shape = tuple(int(s) for s in sizes)
             size = int(np.prod(obs_shape))
             n_views, rest = divmod(n_features, size)
             if rest or n_views < 1:
@@ -457,6 +461,9 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         -------
         self
         """
+        # Every call validates, not only the first as _fit_context would:
+        # set_params may have changed a parameter since the last one.
+        self._validate_params()
         return self._fit(X, partial=True)
 
     def _fit(self, X, partial):

@@ -5,6 +5,7 @@ benchmarks/bad_inputs.py, which prints the table in BENCHMARKS.md.
 """
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -12,8 +13,17 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from sklearn.utils._param_validation import InvalidParameterError
+
 from skniso import EquivariantClassifier, NeuralIsometryTransformer
-from skniso._validation import TRAINING_PARAMETER_CONSTRAINTS
+from skniso._validation import (
+    TRAINING_PARAMETER_CONSTRAINTS,
+    check_positive_int,
+    check_positive_ints,
+    is_integer,
+    positive_int,
+)
+from skniso.datasets import make_circular_shifts
 from skniso.training import DivergenceError
 
 from .bad_input_battery import CASES, TINY_CLASSIFIER, TINY_TRANSFORMER, fitted_estimators, run_case
@@ -43,6 +53,67 @@ def test_every_parameter_has_a_constraint():
         assert set(cls._parameter_constraints) == set(cls().get_params(deep=False))
         for name, constraint in TRAINING_PARAMETER_CONSTRAINTS.items():
             assert cls._parameter_constraints[name] is constraint
+
+
+
+# -- the one integer rule ----------------------------------------------------------
+POSITIVE_INTS = [1, 7, np.int64(3), np.uint8(2), np.int32(1)]
+NOT_POSITIVE_INTS = [0, -2, True, False, np.bool_(True), 3.0, np.float64(3.0), np.array(3), np.array([3]),
+                     "3", None]
+
+
+@pytest.mark.parametrize("value", POSITIVE_INTS, ids=repr)
+def test_every_check_accepts_python_and_numpy_integers(value):
+    assert is_integer(value, minimum=1) and positive_int.is_satisfied_by(value)
+    assert check_positive_int(value, "n") == value and type(check_positive_int(value, "n")) is int
+    assert check_positive_ints((value, value), "sizes") == (int(value),) * 2
+
+
+@pytest.mark.parametrize("value", NOT_POSITIVE_INTS, ids=repr)
+def test_every_check_rejects_bools_floats_arrays_and_non_positive_values(value):
+    assert not is_integer(value, minimum=1) and not positive_int.is_satisfied_by(value)
+    with pytest.raises(ValueError, match=f"^n must be a positive integer, got {re.escape(repr(value))}$"):
+        check_positive_int(value, "n")
+    with pytest.raises(ValueError, match=r"^sizes must be a non-empty tuple of positive integers, got \(4, "):
+        check_positive_ints((4, value), "sizes")
+
+
+def test_tuples_of_positive_integers():
+    assert check_positive_ints(np.array([4, 8]), "channels") == (4, 8)
+    assert check_positive_ints([], "hidden", allow_empty=True) == ()
+    for bad in ((), 5, None):
+        with pytest.raises(ValueError, match="channels must be a non-empty tuple of positive integers"):
+            check_positive_ints(bad, "channels")
+
+
+@pytest.mark.parametrize("name, value", [
+    ("max_steps", True), ("n_components", np.array(4)), ("warmup_steps", False), ("batch_size", 8.0),
+    ("grad_clip_norm", True), ("lr", True),
+])
+def test_estimators_name_integers_and_numbers_that_break_the_rule(tiny_pairs, name, value):
+    X, _ = tiny_pairs
+    niso = NeuralIsometryTransformer(**{**TINY_TRANSFORMER, name: value})
+    with pytest.raises(InvalidParameterError, match=rf"The '{name}' parameter of NeuralIsometryTransformer .*not a bool"):
+        niso.fit(X)
+    assert not hasattr(niso, "model_")
+
+
+def test_datasets_follow_the_rule():
+    assert make_circular_shifts(np.int64(2), image_size=4)[0].shape[0] == 2
+    for bad in (True, 2.0):
+        with pytest.raises(ValueError, match=f"n_samples must be a positive integer, got {bad!r}"):
+            make_circular_shifts(bad, image_size=4)
+
+
+def test_partial_fit_validates_parameters_set_after_the_first_call(tiny_pairs):
+    X, labels = tiny_pairs
+    niso = NeuralIsometryTransformer(**TINY_TRANSFORMER).partial_fit(X)
+    latents = niso.transform(X[:, 0]).reshape(len(X), TINY_TRANSFORMER["n_components"], -1)
+    clf = EquivariantClassifier(**TINY_CLASSIFIER).partial_fit(latents, labels)
+    for estimator, data in ((niso, (X,)), (clf, (latents, labels))):
+        estimator.set_params(batch_size=0)
+        with pytest.raises(InvalidParameterError, match="The 'batch_size' parameter"):
+            estimator.partial_fit(*data)
 
 
 # -- fuzzing -------------------------------------------------------------------

@@ -1,7 +1,5 @@
 """An MLP head on (frozen) features of augmented observations: the AE + augmentation baseline."""
 
-import numbers
-
 import numpy as np
 import torch
 from sklearn.base import clone
@@ -9,8 +7,9 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted
 
+from .._validation import check_positive_ints
 from ..nn.mlp import MLP
-from ._image import ObservationClassifierBase
+from ._base import ObservationClassifierBase
 
 __all__ = ["AugmentedMLPClassifier"]
 
@@ -101,11 +100,7 @@ class AugmentedMLPClassifier(ObservationClassifierBase):
 
     def _check_params(self):
         super()._check_params()
-        sizes = self.hidden_layer_sizes
-        if not hasattr(sizes, "__len__") or not all(
-            isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1 for s in sizes
-        ):
-            raise ValueError(f"hidden_layer_sizes must be a tuple of positive integers, got {sizes!r}")
+        check_positive_ints(self.hidden_layer_sizes, "hidden_layer_sizes", allow_empty=True)
 
     def _prepare(self, observations, y):
         transformer = self.transformer

@@ -1,10 +1,8 @@
 """A plain CNN classifier, with optional augmentation: the benchmarks' non-equivariant reference."""
 
-import numbers
-
-from .._validation import positive_int
+from .._validation import check_positive_ints, positive_int
 from ..nn.cnn import PlainConvNet
-from ._image import ObservationClassifierBase
+from ._base import ObservationClassifierBase
 
 __all__ = ["CNNClassifier"]
 
@@ -100,15 +98,9 @@ class CNNClassifier(ObservationClassifierBase):
 
     def _check_params(self):
         super()._check_params()
-        widths = tuple(self.channels)
-        if not widths or not all(_positive_int(c) for c in widths):
-            raise ValueError(f"channels must be a non-empty tuple of positive integers, got {self.channels!r}")
+        check_positive_ints(self.channels, "channels")
 
-    def _network(self, observation_shape, n_classes):
+    def _network(self, feature_shape, n_classes):
         return PlainConvNet(
-            observation_shape[0], n_classes, observation_shape[1:], tuple(self.channels), self.hidden
+            feature_shape[0], n_classes, feature_shape[1:], tuple(self.channels), self.hidden
         )
-
-
-def _positive_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1

@@ -1,40 +1,14 @@
 """CNNClassifier3D: a plain (not rotation-equivariant) 3-D CNN on voxel grids."""
 
-import torch
-from torch import nn
+from .._validation import check_positive_ints, positive_int
+from ..nn.cnn import CNN3D
+from ._base import ObservationClassifierBase
 
-from ..nn.group_conv import even_pool
-from ._base import GridClassifierBase, check_positive_int, check_widths
-
+# CNN3D is importable from here, where it was defined before it joined skniso.nn.
 __all__ = ["CNNClassifier3D", "CNN3D"]
 
 
-class CNN3D(nn.Module):
-    """``[Conv3d → BatchNorm → ReLU → 2³ max pool]*`` then the spatial mean and a linear layer.
-
-    Pooling halves the grid after every layer but the last where all sizes are
-    even, as in the steerable network, so the two differ only in their kernels.
-    """
-
-    def __init__(self, in_channels, n_classes, channels=(16, 32, 64), kernel_size=5):
-        super().__init__()
-        widths = (int(in_channels),) + tuple(int(c) for c in channels)
-        self.convs = nn.ModuleList(
-            nn.Conv3d(c_in, c_out, kernel_size, padding=kernel_size // 2) for c_in, c_out in zip(widths, widths[1:])
-        )
-        self.norms = nn.ModuleList(nn.BatchNorm3d(c) for c in widths[1:])
-        self.head = nn.Linear(widths[-1], n_classes)
-
-    def forward(self, x):
-        """Logits (B, n_classes) of volumes (B, C, D, H, W)."""
-        for index, (conv, norm) in enumerate(zip(self.convs, self.norms)):
-            x = torch.relu(norm(conv(x)))
-            if index < len(self.convs) - 1:
-                x = even_pool(x, 3, "max")
-        return self.head(x.mean(dim=(-3, -2, -1)))
-
-
-class CNNClassifier3D(GridClassifierBase):
+class CNNClassifier3D(ObservationClassifierBase):
     """A conventional 3-D CNN classifier of voxel grids, the non-equivariant baseline.
 
     Parameters
@@ -66,6 +40,12 @@ class CNNClassifier3D(GridClassifierBase):
     """
 
     _spatial_dims = 3
+    _standardize_channels = True
+    _parameter_constraints = {
+        **ObservationClassifierBase._parameter_constraints,
+        "channels": ["array-like"],
+        "kernel_size": [positive_int],
+    }
 
     def __init__(
         self,
@@ -94,12 +74,11 @@ class CNNClassifier3D(GridClassifierBase):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _check_network_params(self):
-        check_widths("channels", self.channels)
-        check_positive_int("kernel_size", self.kernel_size)
+    def _check_params(self):
+        super()._check_params()
+        check_positive_ints(self.channels, "channels")
         if self.kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd, got {self.kernel_size}")
 
-    def _network(self, in_channels, spatial_shape, n_classes):
-        channels, kernel_size = tuple(self.channels), int(self.kernel_size)
-        return lambda: CNN3D(in_channels, n_classes, channels, kernel_size)
+    def _network(self, feature_shape, n_classes):
+        return CNN3D(feature_shape[0], n_classes, tuple(self.channels), int(self.kernel_size))

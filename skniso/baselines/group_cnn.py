@@ -1,12 +1,15 @@
 """GroupCNNClassifier: a hand-crafted C_N-equivariant CNN (rotations by 2π/N)."""
 
+from sklearn.utils._param_validation import StrOptions
+
+from .._validation import check_positive_ints, positive_int
 from ..nn.group_conv import GroupCNN
-from ._base import GridClassifierBase, check_positive_int, check_widths
+from ._base import ObservationClassifierBase
 
 __all__ = ["GroupCNNClassifier"]
 
 
-class GroupCNNClassifier(GridClassifierBase):
+class GroupCNNClassifier(ObservationClassifierBase):
     """Image classifier invariant to rotations by 2π/N: a group-equivariant CNN.
 
     The network (Cohen & Welling's G-CNN for the group of translations and N
@@ -67,6 +70,14 @@ class GroupCNNClassifier(GridClassifierBase):
     """
 
     _spatial_dims = 2
+    _standardize_channels = True
+    _parameter_constraints = {
+        **ObservationClassifierBase._parameter_constraints,
+        "n_rotations": [positive_int],
+        "channels": ["array-like"],
+        "kernel_size": [positive_int],
+        "group_pool": [StrOptions({"max", "mean"})],
+    }
 
     def __init__(
         self,
@@ -99,16 +110,12 @@ class GroupCNNClassifier(GridClassifierBase):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _check_network_params(self):
-        check_positive_int("n_rotations", self.n_rotations)
-        check_positive_int("kernel_size", self.kernel_size)
+    def _check_params(self):
+        super()._check_params()
         if self.kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd so that rotations keep the centre, got {self.kernel_size}")
-        check_widths("channels", self.channels)
-        if self.group_pool not in ("max", "mean"):
-            raise ValueError(f"group_pool must be 'max' or 'mean', got {self.group_pool!r}")
+        check_positive_ints(self.channels, "channels")
 
-    def _network(self, in_channels, spatial_shape, n_classes):
-        n_rotations, channels = int(self.n_rotations), tuple(self.channels)
-        kernel_size, group_pool = int(self.kernel_size), self.group_pool
-        return lambda: GroupCNN(in_channels, n_classes, n_rotations, channels, kernel_size, group_pool)
+    def _network(self, feature_shape, n_classes):
+        return GroupCNN(feature_shape[0], n_classes, int(self.n_rotations), tuple(self.channels),
+                        int(self.kernel_size), self.group_pool)

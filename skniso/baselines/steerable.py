@@ -1,14 +1,13 @@
 """SteerableCNNClassifier: an SE(3)-steerable CNN on voxel grids (needs e3nn)."""
 
-import numbers
-
+from .._validation import is_integer, positive_int
 from ..nn.steerable import SteerableCNN, _e3nn_o3
-from ._base import GridClassifierBase, check_positive_int
+from ._base import ObservationClassifierBase
 
 __all__ = ["SteerableCNNClassifier"]
 
 
-class SteerableCNNClassifier(GridClassifierBase):
+class SteerableCNNClassifier(ObservationClassifierBase):
     """Voxel classifier invariant to rotations: a 3-D steerable CNN.
 
     The hand-crafted SE(3)-equivariant network of Weiler et al. (NeurIPS
@@ -58,6 +57,12 @@ class SteerableCNNClassifier(GridClassifierBase):
     """
 
     _spatial_dims = 3
+    _standardize_channels = True
+    _parameter_constraints = {
+        **ObservationClassifierBase._parameter_constraints,
+        "fields": ["array-like"],
+        "kernel_size": [positive_int],
+    }
 
     def __init__(
         self,
@@ -86,17 +91,17 @@ class SteerableCNNClassifier(GridClassifierBase):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _check_network_params(self):
+    def _check_params(self):
+        super()._check_params()
         _e3nn_o3()
-        check_positive_int("kernel_size", self.kernel_size)
         if self.kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd, got {self.kernel_size}")
-        layers = tuple(self.fields) if isinstance(self.fields, (tuple, list)) else ()
+        layers = tuple(self.fields)
         valid = bool(layers) and all(
             isinstance(mults, (tuple, list))
             and len(mults) >= 1
-            and mults[0] >= 1
-            and all(isinstance(m, numbers.Integral) and not isinstance(m, bool) and m >= 0 for m in mults)
+            and is_integer(mults[0], minimum=1)
+            and all(is_integer(m, minimum=0) for m in mults)
             for mults in layers
         )
         if not valid:
@@ -105,7 +110,6 @@ class SteerableCNNClassifier(GridClassifierBase):
                 f"m0 >= 1 and every m >= 0, got {self.fields!r}"
             )
 
-    def _network(self, in_channels, spatial_shape, n_classes):
+    def _network(self, feature_shape, n_classes):
         fields = tuple(tuple(int(m) for m in mults) for mults in self.fields)
-        kernel_size = int(self.kernel_size)
-        return lambda: SteerableCNN(in_channels, n_classes, fields, kernel_size)
+        return SteerableCNN(feature_shape[0], n_classes, fields, int(self.kernel_size))

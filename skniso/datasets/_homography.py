@@ -24,6 +24,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .._validation import check_positive_int
+
 __all__ = [
     "SL3_BASIS",
     "HOMNIST_SCALES",
@@ -455,14 +457,6 @@ def _resolve_images_and_labels(images, labels):
     return images, labels
 
 
-def _check_positive_int(value, name, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)
-
-
 def make_homnist_pairs(
     n_samples=None, *, images=None, labels=None, replace=False, random_state=None
 ):
@@ -497,7 +491,7 @@ def make_homnist_pairs(
     """
     images, labels = _resolve_images_and_labels(images, labels)
     n_available = len(images)
-    n_samples = _check_positive_int(n_samples, "n_samples", allow_none=True)
+    n_samples = None if n_samples is None else check_positive_int(n_samples, "n_samples")
     rng = _check_random_state(random_state)
 
     if n_samples is None:
@@ -585,7 +579,7 @@ def sample_haar_coefficients(
     coefficients : ndarray of shape (n_samples, 8), float64
         The homographies are ``expm(sum_i x_i B_i)``.
     """
-    n_samples = _check_positive_int(n_samples, "n_samples")
+    n_samples = check_positive_int(n_samples, "n_samples")
     step = 0.5 * np.asarray(_validate_scales(scales))
     rng = _check_random_state(random_state)
 
@@ -708,7 +702,7 @@ def make_homnist_test(
     H : ndarray of shape (n * n_transforms, 3, 3), float64
         The matrices ``u`` (only when ``return_matrices=True``).
     """
-    n_transforms = _check_positive_int(n_transforms, "n_transforms")
+    n_transforms = check_positive_int(n_transforms, "n_transforms")
     images, labels = _resolve_images_and_labels(images, labels)
     images = images.astype(np.float64, copy=False)
     rng = _check_random_state(random_state)

@@ -10,18 +10,13 @@ import numbers
 import numpy as np
 import torch
 
+from .._validation import check_positive_int
 from ._homography import _check_random_state, _draw_integers
 
 __all__ = ["make_circular_shifts", "make_circular_shifts_1d"]
 
 # Gaussian width, in integer frequencies, of the default smooth random fields.
 _DEFAULT_BANDWIDTH = 1.5
-
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)
 
 
 def _smooth_periodic_fields(rng, n_samples, n_channels, spatial_shape):
@@ -131,10 +126,10 @@ def _make_shift_pairs(
 def _resolve_shape_args(source, n_spatial, size, size_name, default_size, n_channels):
     """Defaults for size/channels, and consistency checks against ``source``."""
     if source is None:
-        size = default_size if size is None else _positive_int(size, size_name)
+        size = default_size if size is None else check_positive_int(size, size_name)
         if n_channels is None:
             n_channels = 1
-        n_channels = _positive_int(n_channels, "n_channels")
+        n_channels = check_positive_int(n_channels, "n_channels")
         return (size,) * n_spatial, n_channels
     checked = _as_source(source, n_spatial)
     if size is not None and any(s != size for s in checked.shape[2:]):
@@ -192,7 +187,7 @@ def make_circular_shifts(
     shifts : ndarray of shape (n_samples, 2), int64
         ``(dy, dx)`` per pair; only when ``return_shifts=True``.
     """
-    n_samples = _positive_int(n_samples, "n_samples")
+    n_samples = check_positive_int(n_samples, "n_samples")
     spatial_shape, n_channels = _resolve_shape_args(
         source, 2, image_size, "image_size", 8, n_channels
     )
@@ -242,7 +237,7 @@ def make_circular_shifts_1d(
     shifts : ndarray of shape (n_samples,), int64
         Only when ``return_shifts=True``.
     """
-    n_samples = _positive_int(n_samples, "n_samples")
+    n_samples = check_positive_int(n_samples, "n_samples")
     spatial_shape, n_channels = _resolve_shape_args(
         source, 1, length, "length", 24, n_channels
     )

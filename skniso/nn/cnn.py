@@ -1,10 +1,13 @@
-"""A plain convolutional classifier network (the CNN baseline of the benchmarks)."""
+"""Plain convolutional classifier networks (the CNN baselines of the benchmarks)."""
 
 import math
 
+import torch
 from torch import nn
 
-__all__ = ["PlainConvNet"]
+from .group_conv import even_pool
+
+__all__ = ["PlainConvNet", "CNN3D"]
 
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 _MAX_POOL = {1: nn.MaxPool1d, 2: nn.MaxPool2d, 3: nn.MaxPool3d}
@@ -49,3 +52,28 @@ class PlainConvNet(nn.Module):
     def forward(self, x):
         """Logits (B, n_classes) of inputs (B, C, *spatial)."""
         return self.head(self.features(x))
+
+
+class CNN3D(nn.Module):
+    """``[Conv3d → BatchNorm → ReLU → 2³ max pool]*`` then the spatial mean and a linear layer.
+
+    Pooling halves the grid after every layer but the last where all sizes are
+    even, as in the steerable network, so the two differ only in their kernels.
+    """
+
+    def __init__(self, in_channels, n_classes, channels=(16, 32, 64), kernel_size=5):
+        super().__init__()
+        widths = (int(in_channels),) + tuple(int(c) for c in channels)
+        self.convs = nn.ModuleList(
+            nn.Conv3d(c_in, c_out, kernel_size, padding=kernel_size // 2) for c_in, c_out in zip(widths, widths[1:])
+        )
+        self.norms = nn.ModuleList(nn.BatchNorm3d(c) for c in widths[1:])
+        self.head = nn.Linear(widths[-1], n_classes)
+
+    def forward(self, x):
+        """Logits (B, n_classes) of volumes (B, C, D, H, W)."""
+        for index, (conv, norm) in enumerate(zip(self.convs, self.norms)):
+            x = torch.relu(norm(conv(x)))
+            if index < len(self.convs) - 1:
+                x = even_pool(x, 3, "max")
+        return self.head(x.mean(dim=(-3, -2, -1)))

@@ -77,6 +77,8 @@ def test_bad_inputs_and_parameters_are_named():
     clf = small().fit(X, y)
     with pytest.raises(ValueError, match="expecting 64 features"):
         clf.predict(X[:, :, :4])
+    with pytest.raises(ValueError, match=r"samples of shape \(1, 4, 16\), but CNNClassifier was fitted on \(1, 8, 8\)"):
+        clf.predict(X.reshape(40, 1, 4, 16))
 
 
 def test_pickle_round_trip_is_bit_identical():

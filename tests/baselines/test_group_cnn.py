@@ -70,6 +70,16 @@ def test_pickle_round_trip(fitted):
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
 
 
+def test_pickles_that_name_the_fitted_shape_input_shape_still_load(fitted):
+    clf, X, _ = fitted
+    state = dict(clf.__getstate__())  # a copy: the fixture is shared
+    state["input_shape_"] = state.pop("observation_shape_")  # as the grid classifiers stored it once
+    old = GroupCNNClassifier.__new__(GroupCNNClassifier)
+    old.__setstate__(state)
+    assert old.input_shape_ == old.observation_shape_ == (1, 12, 12)
+    np.testing.assert_array_equal(old.predict_proba(X), clf.predict_proba(X))
+
+
 def test_wrong_shapes_have_clear_errors(fitted):
     clf, X, y = fitted
     with pytest.raises(ValueError, match=r"fitted on \(1, 12, 12\)"):
