@@ -9,8 +9,9 @@ voxelisation (skniso.datasets.make_tetris3d).
 * a plain 3-D CNN (skniso.baselines.CNNClassifier3D);
 * the steerable CNN (skniso.baselines.SteerableCNNClassifier);
 * NIso: NeuralIsometryTransformer pre-trained on pairs of independently rotated
-  shapes (no labels), then EquivariantClassifier fitted on the latents of the
-  fixed-orientation training set only.
+  shapes (no labels; ``--niso-regime triplet``: triplets s, Rs, R²s), then
+  EquivariantClassifier fitted on the latents of the fixed-orientation training
+  set only.
 
     SKNISO_THREADS=1 python benchmarks/tetris3d.py --seeds 0 1 2 3 4
 
@@ -60,9 +61,10 @@ def run_one(seed, args):
         result["steerable"] = {"accuracy": float(steerable.score(test_x, test_y)),
                                "train_accuracy": float(steerable.score(train_x, train_y)), "fit_seconds": seconds}
     if "niso" in args.models:
-        pairs, _ = make_tetris3d_pairs(args.niso_pairs, max_shift=args.max_shift, random_state=2000 + seed, **grid)
+        pairs, _ = make_tetris3d_pairs(args.niso_pairs, n_views=3 if args.niso_regime == "triplet" else 2,
+                                       max_shift=args.max_shift, random_state=2000 + seed, **grid)
         niso = NeuralIsometryTransformer(
-            channels=(8, 16), latent_channels=8, n_components=args.n_components,
+            channels=(8, 16), latent_channels=8, n_components=args.n_components, regime=args.niso_regime,
             max_steps=args.niso_steps, batch_size=8, warmup_steps=20, random_state=seed, device="cpu",
         )
         clf = EquivariantClassifier(n_components=args.n_components, width=64, gram_channels=32,
@@ -93,6 +95,8 @@ def main():
     parser.add_argument("--steerable-steps", type=int, default=300)
     parser.add_argument("--niso-pairs", type=int, default=400)
     parser.add_argument("--niso-steps", type=int, default=200)
+    parser.add_argument("--niso-regime", choices=["pairwise", "triplet"], default="pairwise",
+                        help="pre-train on pairs, or on triplets (s, Rs, R²s)")
     parser.add_argument("--n-components", type=int, default=32)
     parser.add_argument("--clf-steps", type=int, default=300)
     parser.add_argument("--out", default=None, help="JSON path (default benchmarks/results/tetris3d-<time>.json)")

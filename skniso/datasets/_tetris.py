@@ -14,6 +14,8 @@ rotated sample carries no resampling artefacts that could favour one model.
 import numpy as np
 from sklearn.utils import check_random_state
 
+from .._validation import check_positive_int
+
 __all__ = ["TETRIS3D_SHAPES", "TETRIS3D_NAMES", "make_tetris3d", "make_tetris3d_pairs", "render_blocks"]
 
 # Block positions in units of one block.  2 and 3 are a chiral pair: 3 is 2
@@ -145,6 +147,7 @@ def make_tetris3d(
 def make_tetris3d_pairs(
     n_pairs,
     *,
+    n_views=2,
     grid_size=16,
     block_size=3.0,
     sigma=None,
@@ -159,18 +162,31 @@ def make_tetris3d_pairs(
     Parameters
     ----------
     n_pairs : int
+    n_views : {2, 3}, default=2
+        3 gives triplets (R₁ s, R R₁ s, R² R₁ s) with Haar-random R₁ and R: the
+        same rotation applied twice, for ``NeuralIsometryTransformer(regime="triplet")``.
     grid_size, block_size, sigma, max_shift, random_state :
         As in :func:`make_tetris3d`; each view gets its own shift.
 
     Returns
     -------
-    X : ndarray of shape (n_pairs, 2, 1, grid_size, grid_size, grid_size), float32
+    X : ndarray of shape (n_pairs, n_views, 1, grid_size, grid_size, grid_size), float32
     y : ndarray of shape (n_pairs,), int64
     """
     sigma = _check(grid_size, block_size, sigma, max_shift)
-    if not isinstance(n_pairs, (int, np.integer)) or n_pairs < 1:
-        raise ValueError(f"n_pairs must be a positive integer, got {n_pairs!r}")
+    check_positive_int(n_pairs, "n_pairs")
+    if n_views not in (2, 3) or isinstance(n_views, bool):
+        raise ValueError(f"n_views must be 2 (pairs) or 3 (triplets), got {n_views!r}")
     rng = check_random_state(random_state)
     y = np.arange(n_pairs) % len(TETRIS3D_SHAPES)
-    views = [render_blocks(_posed_centres(y, True, max_shift, block_size, rng), grid_size, sigma) for _ in range(2)]
+    if n_views == 2:
+        # Two independent poses: related by the Haar-random rotation R₂R₁ᵀ.
+        centres = [_posed_centres(y, True, max_shift, block_size, rng) for _ in range(2)]
+    else:
+        first = _posed_centres(y, True, 0.0, block_size, rng)
+        step = random_rotations(n_pairs, rng).transpose(0, 2, 1)  # Rᵀ, for row vectors
+        centres = [first, first @ step, first @ step @ step]
+        if max_shift > 0:
+            centres = [c + rng.uniform(-max_shift, max_shift, (n_pairs, 1, 3)) for c in centres]
+    views = [render_blocks(c, grid_size, sigma) for c in centres]
     return np.stack(views, axis=1), y.astype(np.int64)

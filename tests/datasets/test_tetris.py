@@ -87,6 +87,53 @@ def test_pairs_show_one_shape_in_two_poses():
     np.testing.assert_allclose(X[:, 0].sum(axis=(1, 2, 3, 4)), X[:, 1].sum(axis=(1, 2, 3, 4)), rtol=0.05)
 
 
+def _second_moments(volumes):
+    """Mass-weighted second-moment tensors (n, 3, 3) of voxel grids (n, 1, G, G, G)."""
+    grid = np.arange(volumes.shape[-1], dtype=float)
+    coords = np.stack(np.meshgrid(grid, grid, grid, indexing="ij"), -1).reshape(-1, 3)
+    mass = volumes.reshape(len(volumes), -1).astype(float)
+    mass /= mass.sum(1, keepdims=True)
+    centred = coords[None] - (mass @ coords)[:, None]
+    return np.einsum("np,npi,npj->nij", mass, centred, centred)
+
+
+def _rotations_between(a, b):
+    """The proper rotations R with R a Rᵀ = b for symmetric a, b with distinct eigenvalues."""
+    _, ua = np.linalg.eigh(a)
+    _, ub = np.linalg.eigh(b)
+    signs = [np.diag(d) for d in ([1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1])]
+    flip = np.diag([1, 1, np.sign(np.linalg.det(ub @ ua.T))])
+    return [ub @ flip @ d @ ua.T for d in signs]
+
+
+@pytest.mark.parametrize("n_views", [2, 3])
+def test_triplets_apply_the_same_rotation_twice(n_views):
+    X, y = make_tetris3d_pairs(24, n_views=n_views, grid_size=24, block_size=3.0, random_state=3)
+    assert X.shape == (24, n_views, 1, 24, 24, 24)
+    moments = [_second_moments(X[:, v]) for v in range(n_views)]
+    consistent = []
+    for i in range(len(X)):
+        gaps = np.diff(np.linalg.eigvalsh(moments[0][i]))
+        if gaps.min() < 0.2:  # symmetric shapes: the rotation is not pinned down by moments
+            continue
+        if n_views == 2:
+            # Pairs: two independent poses, so a third independent pose must not fit the same map.
+            third = _second_moments(make_tetris3d_pairs(24, grid_size=24, random_state=4)[0][:, 0])[i]
+            target = third
+        else:
+            target = moments[2][i]
+        candidates = _rotations_between(moments[0][i], moments[1][i])
+        error = min(np.abs(r @ moments[1][i] @ r.T - target).max() for r in candidates)
+        consistent.append(error < 0.05 * np.abs(target).max())
+    assert len(consistent) >= 8
+    if n_views == 3:
+        assert all(consistent)
+    else:
+        assert not any(consistent)
+    with pytest.raises(ValueError, match="n_views"):
+        make_tetris3d_pairs(4, n_views=4)
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
