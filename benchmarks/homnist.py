@@ -179,6 +179,27 @@ def test_transform_metrics(niso, test_x, homnist_x, seed, n_pairs=2000):
     }
 
 
+def transfer_equivariance_error(niso, test_x, seed, n_pairs=1000):
+    """Whether τ encodes the homography alone: solve τ on (ψ, Hψ), apply it to (φ, Hφ).
+
+    ψ and φ are different held-out digits warped by the same homography H; the
+    relative error ‖τ_ψ Ê(φ) − Ê(Hφ)‖/‖Ê(Hφ)‖ is small only if the τ solved on one
+    digit transports another, as the triplet regime demands in training.
+    """
+    rng = np.random.default_rng(4000 + seed)
+    index = rng.choice(len(test_x), size=min(n_pairs, len(test_x)), replace=False)
+    first = torch.as_tensor(test_x[index], dtype=torch.float32)
+    second = torch.as_tensor(test_x[np.roll(index, 1)], dtype=torch.float32)
+    generator = torch.Generator().manual_seed(5000 + seed)
+    state = generator.get_state()
+    warped_first = RandomHomography()(first, generator=generator)
+    generator.set_state(state)  # the same homographies for the second digits
+    warped_second = RandomHomography()(second, generator=generator)
+    tau = niso.isometries(torch.stack([first, warped_first], 1).numpy())
+    _, source, target = niso.isometries(torch.stack([second, warped_second], 1).numpy(), return_latents=True)
+    return float(np.mean(equivariance_error(tau, source, target)))
+
+
 def representation_metrics(niso, test_x, test_y, homnist_x, seed):
     """Equivariance error and τ's off-block energy on held-out homography pairs."""
     pairs, _ = make_homnist_pairs(images=test_x, labels=test_y, random_state=2000 + seed)
@@ -186,6 +207,7 @@ def representation_metrics(niso, test_x, test_y, homnist_x, seed):
     return {
         **test_transform_metrics(niso, test_x, homnist_x, seed),
         "equivariance_error": float(np.mean(equivariance_error(tau, source, target))),
+        "transfer_equivariance_error": transfer_equivariance_error(niso, test_x, seed),
         "tau_off_block_energy": float(off_block_energy(
             tau, niso.eigenvalues_, niso.mask, niso.mask_temperature, average=True
         )),
@@ -244,14 +266,15 @@ def summarise(values):
     return [float(values.mean()), float(sem), int(len(values))]
 
 
-METRICS = ("clean_accuracy", "homnist_accuracy", "equivariance_error", "equivariance_error_test_transforms",
+METRICS = ("clean_accuracy", "homnist_accuracy", "equivariance_error", "transfer_equivariance_error",
+           "equivariance_error_test_transforms",
            "gram_invariance_ratio_test_transforms", "tau_off_block_energy", "fit_seconds")
 
 
 def summary_table(runs, models):
-    lines = ["| model | seeds | clean acc | homNIST acc | equivariance error | eq. error, test homographies "
+    lines = ["| model | seeds | clean acc | homNIST acc | equivariance error | τ transfer error | eq. error, test homographies "
              "| Gram invariance ratio, test homographies | τ off-block energy | fit time (s) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for model in models:
         rows = [r for r in runs if r["model"] == model]
         if not rows:
