@@ -65,6 +65,7 @@ def run_one(seed, args):
                                        max_shift=args.max_shift, random_state=2000 + seed, **grid)
         niso = NeuralIsometryTransformer(
             channels=(8, 16), latent_channels=8, n_components=args.n_components, regime=args.niso_regime,
+            equivariance_normalization=None if args.niso_normalization == "none" else args.niso_normalization,
             max_steps=args.niso_steps, batch_size=8, warmup_steps=20, random_state=seed, device="cpu",
         )
         clf = EquivariantClassifier(n_components=args.n_components, width=64, gram_channels=32,
@@ -97,6 +98,8 @@ def main():
     parser.add_argument("--niso-steps", type=int, default=200)
     parser.add_argument("--niso-regime", choices=["pairwise", "triplet"], default="pairwise",
                         help="pre-train on pairs, or on triplets (s, Rs, R²s)")
+    parser.add_argument("--niso-normalization", choices=["none", "magnitude", "spread"], default="none",
+                        help="NIso's equivariance_normalization (none: the reference's absolute L_E)")
     parser.add_argument("--n-components", type=int, default=32)
     parser.add_argument("--clf-steps", type=int, default=300)
     parser.add_argument("--out", default=None, help="JSON path (default benchmarks/results/tetris3d-<time>.json)")
