@@ -39,6 +39,9 @@ import torch
 
 from .utils import resolve_device, warn_device_fallback
 
+# The loop's clock (history times and max_time); a module attribute so tests can replace it.
+_clock = time.perf_counter
+
 __all__ = [
     "TrainedModuleMixin",
     "warmup_cosine_lr",
@@ -396,7 +399,7 @@ class TrainedModuleMixin:
         log = _ProgressLog(type(self).__name__, start_step, end_step, bool(self.verbose) and rank == 0)
         step = start_step
         stop_reason = "max_steps" if state["stopped"] is None else state["stopped"]
-        started = time.perf_counter()
+        started = _clock()
         elapsed_before = history[-1]["time"] if history else 0.0
         module.train()
         try:
@@ -457,7 +460,7 @@ class TrainedModuleMixin:
                 if valid_indices is not None and (step % options["validation_interval"] == 0 or step == end_step):
                     if self._evaluate(module, valid_indices, data, state, step, record, options):
                         stop_reason = "early_stopping"
-                record["time"] = elapsed_before + time.perf_counter() - started
+                record["time"] = elapsed_before + _clock() - started
                 history.append(record)
                 log.update(record)
                 self._on_step_end(record)
@@ -514,7 +517,7 @@ class TrainedModuleMixin:
         """Whether the fit's time budget is spent; distributed ranks decide together."""
         if max_time is None:
             return False
-        out = time.perf_counter() - started >= max_time
+        out = _clock() - started >= max_time
         if world > 1:
             # Clocks differ between ranks: stop when any rank is out of time, all at the same step.
             flag = torch.tensor([float(out)], device=device)
