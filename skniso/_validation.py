@@ -24,7 +24,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 __all__ = [
     "TRAINING_PARAMETER_CONSTRAINTS",
     "NumberInterval",
+    "OddInterval",
     "positive_int",
+    "odd_positive_int",
     "non_negative_int",
     "non_negative_real",
     "positive_real",
@@ -106,7 +108,18 @@ class NumberInterval(Interval):
         return f"{super().__str__()} (not a bool)"
 
 
+class OddInterval(NumberInterval):
+    """A :class:`NumberInterval` of integers that also must be odd (kernel sizes with a centre)."""
+
+    def is_satisfied_by(self, val):
+        return super().is_satisfied_by(val) and val % 2 == 1
+
+    def __str__(self):
+        return f"an odd {super().__str__()[3:]}"
+
+
 positive_int = NumberInterval(Integral, 1, None, closed="left")
+odd_positive_int = OddInterval(Integral, 1, None, closed="left")
 non_negative_int = NumberInterval(Integral, 0, None, closed="left")
 non_negative_real = NumberInterval(Real, 0, None, closed="left")
 positive_real = NumberInterval(Real, 0, None, closed="neither")

@@ -1,6 +1,6 @@
 """CNNClassifier3D: a plain (not rotation-equivariant) 3-D CNN on voxel grids."""
 
-from .._validation import check_positive_ints, positive_int
+from .._validation import check_positive_ints, odd_positive_int
 from ..nn.cnn import CNN3D
 from ._base import ObservationClassifierBase
 
@@ -44,7 +44,7 @@ class CNNClassifier3D(ObservationClassifierBase):
     _parameter_constraints = {
         **ObservationClassifierBase._parameter_constraints,
         "channels": ["array-like"],
-        "kernel_size": [positive_int],
+        "kernel_size": [odd_positive_int],
     }
 
     def __init__(
@@ -77,8 +77,6 @@ class CNNClassifier3D(ObservationClassifierBase):
     def _check_params(self):
         super()._check_params()
         check_positive_ints(self.channels, "channels")
-        if self.kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size must be odd, got {self.kernel_size}")
 
     def _network(self, feature_shape, n_classes):
         return CNN3D(feature_shape[0], n_classes, tuple(self.channels), int(self.kernel_size))

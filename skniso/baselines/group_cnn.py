@@ -2,7 +2,7 @@
 
 from sklearn.utils._param_validation import StrOptions
 
-from .._validation import check_positive_ints, positive_int
+from .._validation import check_positive_ints, odd_positive_int, positive_int
 from ..nn.group_conv import GroupCNN
 from ._base import ObservationClassifierBase
 
@@ -75,7 +75,7 @@ class GroupCNNClassifier(ObservationClassifierBase):
         **ObservationClassifierBase._parameter_constraints,
         "n_rotations": [positive_int],
         "channels": ["array-like"],
-        "kernel_size": [positive_int],
+        "kernel_size": [odd_positive_int],
         "group_pool": [StrOptions({"max", "mean"})],
     }
 
@@ -112,8 +112,6 @@ class GroupCNNClassifier(ObservationClassifierBase):
 
     def _check_params(self):
         super()._check_params()
-        if self.kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size must be odd so that rotations keep the centre, got {self.kernel_size}")
         check_positive_ints(self.channels, "channels")
 
     def _network(self, feature_shape, n_classes):

@@ -1,6 +1,6 @@
 """SteerableCNNClassifier: an SE(3)-steerable CNN on voxel grids (needs e3nn)."""
 
-from .._validation import is_integer, positive_int
+from .._validation import is_integer, odd_positive_int
 from ..nn.steerable import SteerableCNN, _e3nn_o3
 from ._base import ObservationClassifierBase
 
@@ -61,7 +61,7 @@ class SteerableCNNClassifier(ObservationClassifierBase):
     _parameter_constraints = {
         **ObservationClassifierBase._parameter_constraints,
         "fields": ["array-like"],
-        "kernel_size": [positive_int],
+        "kernel_size": [odd_positive_int],
     }
 
     def __init__(
@@ -94,8 +94,6 @@ class SteerableCNNClassifier(ObservationClassifierBase):
     def _check_params(self):
         super()._check_params()
         _e3nn_o3()
-        if self.kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size must be odd, got {self.kernel_size}")
         layers = tuple(self.fields)
         valid = bool(layers) and all(
             isinstance(mults, (tuple, list))
