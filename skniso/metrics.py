@@ -4,6 +4,8 @@ These functions measure the properties the method is meant to produce:
 
 * :func:`equivariance_error` — how well the solved isometry τ carries one
   eigenspace latent onto the other;
+* :func:`gram_invariance_ratio` — how much the O(K)-invariant Gram features
+  ÊᵀÊ move under a transformation, relative to a change of sample;
 * :func:`eigenvalue_blocks` — the multiplicity structure of the learned
   spectrum Λ (which eigenvalues are, for practical purposes, equal);
 * :func:`block_energy` and :func:`off_block_energy` (alias
@@ -43,6 +45,7 @@ __all__ = [
     "block_sparsity",
     "eigenvalue_blocks",
     "equivariance_error",
+    "gram_invariance_ratio",
     "off_block_energy",
     "shift_operators",
     "subspace_invariance_error",
@@ -76,6 +79,19 @@ def _as_tau(tau, name="tau"):
     if tau.shape[-1] != tau.shape[-2]:
         raise ValueError(f"{name} must hold square matrices, got shape {tau.shape}")
     return tau, single
+
+
+def _as_same_shape(**arrays):
+    """Convert each named array with :func:`_as_float_array`; they must share one shape."""
+    converted = [_as_float_array(value, name) for name, value in arrays.items()]
+    shapes = [array.shape for array in converted]
+    if any(shape != shapes[0] for shape in shapes[1:]):
+        names, shown = list(arrays), [str(shape) for shape in shapes]
+        raise ValueError(
+            f"{', '.join(names[:-1])} and {names[-1]} must have the same shape, "
+            f"got {', '.join(shown[:-1])} and {shown[-1]}"
+        )
+    return converted
 
 
 def _as_eigenvalues(eigenvalues, k=None):
@@ -114,14 +130,34 @@ def equivariance_error(tau, source, target):
         0 when τ carries Â exactly onto B̂; about √2 for unrelated latents of
         equal norm.  A ``target`` of zero norm gives ``inf`` (or 0 if the
         residual is zero too).
+
+    See Also
+    --------
+    gram_invariance_ratio : how far the transformation moves the invariant
+        Gram features, rather than how well τ predicts it.
+
+    Notes
+    -----
+    τ need not be solved on the pairs it is scored on.  Passing the τ solved
+    on pairs (ψ, Tψ) together with the latents of *other* samples under the
+    same transformations, (φ, Tφ), gives the **transfer error**
+    ‖τ_ψ Ê(φ) − Ê(Tφ)‖_F / ‖Ê(Tφ)‖_F: it is small only when τ encodes the
+    transformation T alone and not the sample it was solved on (what the
+    triplet regime trains for).  Building pairs that share their
+    transformations is up to the caller (``benchmarks/homnist.py`` reuses one
+    random generator state for both sets).
+
+    Examples
+    --------
+    The transfer error, with ``pairs_a`` and ``pairs_b`` holding different
+    samples under the same transformations:
+
+    >>> tau_a = niso.isometries(pairs_a)  # doctest: +SKIP
+    >>> _, source_b, target_b = niso.isometries(pairs_b, return_latents=True)  # doctest: +SKIP
+    >>> transfer = equivariance_error(tau_a, source_b, target_b)  # doctest: +SKIP
     """
     tau, single_tau = _as_tau(tau)
-    source = _as_float_array(source, "source")
-    target = _as_float_array(target, "target")
-    if source.shape != target.shape:
-        raise ValueError(
-            f"source and target must have the same shape, got {source.shape} and {target.shape}"
-        )
+    source, target = _as_same_shape(source=source, target=target)
     single = single_tau and source.ndim == 2
     if single:
         source, target = source[None], target[None]
@@ -143,6 +179,84 @@ def equivariance_error(tau, source, target):
     with np.errstate(divide="ignore", invalid="ignore"):
         error = np.where(norm > 0, residual / np.maximum(norm, _TINY), np.where(residual > 0, np.inf, 0.0))
     return float(error[0]) if single else error
+
+
+def gram_invariance_ratio(source, target, other):
+    """Change of the Gram features ÊᵀÊ under a transformation, relative to a change of sample.
+
+    With G(Ê) = ÊᵀÊ, the (C, C) matrix of inner products between the C
+    channels of a latent (every O(K)-invariant function of Ê, such as the
+    output of :class:`~skniso.EquivariantClassifier`'s head, is a function of
+    G), the ratio is
+
+        mean_n ‖G(target_n) − G(source_n)‖_F  /  mean_n ‖G(other_n) − G(source_n)‖_F.
+
+    G is unchanged when a latent is multiplied by any orthogonal K×K matrix,
+    so a transformation that acts on the latents as an isometry leaves it
+    exactly invariant.
+
+    Parameters
+    ----------
+    source, target : array-like of shape (n, K, C)
+        Eigenspace latents Â = Ê(ψ) and B̂ = Ê(Tψ) of the same samples before
+        and after the transformation (``return_latents=True`` of
+        :meth:`NeuralIsometryTransformer.isometries`).
+    other : array-like of shape (n, K, C)
+        The latent of a *different* sample paired with each ``source`` — the
+        comparison scale, chosen by the caller: e.g. ``source[perm]`` for a
+        random permutation ``perm``, or a sample of another class.
+
+    Returns
+    -------
+    float
+        0 when the Gram features are invariant under the transformation;
+        about 1 when the transformation moves them as much as swapping the
+        sample does.
+
+    Raises
+    ------
+    ValueError
+        If the denominator vanishes (to rounding, relative to the size of the
+        Gram matrices): every ``other_n`` has the Gram matrix of its
+        ``source_n``, e.g. all samples are identical, and the ratio is
+        undefined.
+
+    Notes
+    -----
+    The Gram matrices use the plain Euclidean inner product over the K
+    eigen-coordinates.  That is the right one for NIso latents: Ê = ΦᵀM E(x)
+    are coordinates in an M-orthonormal basis, so the mass M is already
+    accounted for.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> source = rng.standard_normal((4, 3, 2))
+    >>> q, _ = np.linalg.qr(rng.standard_normal((4, 3, 3)))
+    >>> round(gram_invariance_ratio(source, q @ source, source[::-1]), 12)
+    0.0
+    """
+    source, target, other = _as_same_shape(source=source, target=target, other=other)
+    if source.ndim != 3 or source.shape[0] == 0:
+        raise ValueError(
+            "source, target and other must be (n, K, C) latents with n >= 1, "
+            f"got shape {source.shape}"
+        )
+    gram_source, gram_target, gram_other = (
+        np.einsum("nkc,nkd->ncd", latents, latents) for latents in (source, target, other)
+    )
+
+    def mean_norm(grams):
+        return np.linalg.norm(grams, axis=(1, 2)).mean()
+
+    moved = mean_norm(gram_target - gram_source)
+    between = mean_norm(gram_other - gram_source)
+    if not between > 1e-12 * (mean_norm(gram_source) + mean_norm(gram_other)):
+        raise ValueError(
+            "other has (to rounding) the same Gram matrices as source for every sample, "
+            "so the ratio is undefined; other must hold different samples"
+        )
+    return float(moved / between)
 
 
 # -- multiplicity blocks -----------------------------------------------------

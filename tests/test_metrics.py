@@ -7,6 +7,7 @@ from skniso.metrics import (
     block_sparsity,
     eigenvalue_blocks,
     equivariance_error,
+    gram_invariance_ratio,
     off_block_energy,
     shift_operators,
     subspace_invariance_error,
@@ -94,6 +95,88 @@ def test_equivariance_error_zero_target():
 def test_equivariance_error_bad_shapes(tau, source, target):
     with pytest.raises(ValueError):
         equivariance_error(tau, source, target)
+
+
+def test_equivariance_error_transfer_between_pair_sets():
+    # τ solved on one pair set, scored on other samples under the same transformations.
+    rng = np.random.default_rng(5)
+    tau = random_orthogonal(rng, 6, 4)
+    other_source = rng.standard_normal((6, 4, 3))
+    np.testing.assert_allclose(equivariance_error(tau, other_source, tau @ other_source), 0.0, atol=1e-12)
+    # τ that also depends on the sample (an extra per-sample rotation) does not transfer.
+    per_sample = random_orthogonal(rng, 6, 4) @ tau
+    assert np.all(equivariance_error(tau, other_source, per_sample @ other_source) > 0.1)
+
+
+# -- gram_invariance_ratio -----------------------------------------------------------
+def test_gram_invariance_ratio_zero_under_orthogonal_maps():
+    rng = np.random.default_rng(6)
+    source = rng.standard_normal((20, 5, 3))
+    target = random_orthogonal(rng, 20, 5) @ source  # a different Q for every sample
+    other = source[np.roll(np.arange(20), 1)]
+    assert gram_invariance_ratio(source, target, other) == pytest.approx(0.0, abs=1e-12)
+    # A non-orthogonal map moves the Gram matrices.
+    stretched = np.diag([2.0, 1.0, 1.0, 1.0, 1.0]) @ source
+    assert gram_invariance_ratio(source, stretched, other) > 0.1
+    # Swapping the sample for the comparison one scores exactly 1.
+    assert gram_invariance_ratio(source, other, other) == pytest.approx(1.0)
+
+
+def test_gram_invariance_ratio_hand_computed():
+    # K = 2, C = 1: G = ‖e‖².  Sample 0: source e1 (G = 1), target 2·e1 (G = 4), other 0 (G = 0).
+    # Sample 1: source e2 (G = 1), target e1 (G = 1, a rotation), other 3·e2 (G = 9).
+    source = np.array([[[1.0], [0.0]], [[0.0], [1.0]]])
+    target = np.array([[[2.0], [0.0]], [[1.0], [0.0]]])
+    other = np.array([[[0.0], [0.0]], [[0.0], [3.0]]])
+    # mean(|4 − 1|, |1 − 1|) / mean(|0 − 1|, |9 − 1|) = 1.5 / 4.5
+    assert gram_invariance_ratio(source, target, other) == pytest.approx(1 / 3)
+    # C = 2: the off-diagonal entries count too.  G(source) = I, G(target) = [[1, 1], [1, 1]].
+    source = np.eye(2)[None]
+    target = np.array([[[1.0, 1.0], [0.0, 0.0]]])
+    other = 2 * np.eye(2)[None]  # G(other) = 4·I
+    # ‖[[0, 1], [1, 0]]‖_F / ‖4·I − I‖_F = √2 / (3√2)
+    assert gram_invariance_ratio(source, target, other) == pytest.approx(1 / 3)
+    assert gram_invariance_ratio(source, source, other) == 0.0
+
+
+def test_gram_invariance_ratio_accepts_lists_and_float32():
+    source = np.eye(2, dtype=np.float32)[None].tolist()
+    value = gram_invariance_ratio(source, source, 2 * np.eye(2, dtype=np.float32)[None])
+    assert isinstance(value, float) and value == 0.0
+
+
+@pytest.mark.parametrize(
+    "source,target,other,match",
+    [
+        (np.ones((2, 3, 4)), np.ones((2, 3, 4)), np.ones((2, 3, 5)), "same shape"),
+        (np.ones((2, 3, 4)), np.ones((1, 3, 4)), np.ones((2, 3, 4)), "same shape"),
+        (np.ones((3, 4)), np.ones((3, 4)), 2 * np.ones((3, 4)), r"\(n, K, C\)"),
+        (np.ones((1, 2, 3, 4)), np.ones((1, 2, 3, 4)), 2 * np.ones((1, 2, 3, 4)), r"\(n, K, C\)"),
+        (np.ones((0, 3, 4)), np.ones((0, 3, 4)), np.ones((0, 3, 4)), "n >= 1"),
+        (np.ones((2, 3, 4)), np.ones((2, 3, 4)), np.ones((2, 3, 4)), "undefined"),
+        (np.zeros((2, 3, 4)), np.ones((2, 3, 4)), np.zeros((2, 3, 4)), "undefined"),
+        (np.full((2, 3, 4), np.nan), np.ones((2, 3, 4)), 2 * np.ones((2, 3, 4)), "source contains NaN"),
+        (np.ones((2, 3, 4)), np.full((2, 3, 4), np.inf), 2 * np.ones((2, 3, 4)), "target contains NaN"),
+        (np.ones((2, 3, 4)), np.ones((2, 3, 4)), np.full((2, 3, 4), -np.inf), "other contains NaN"),
+    ],
+)
+def test_gram_invariance_ratio_bad_inputs(source, target, other, match):
+    with pytest.raises(ValueError, match=match):
+        gram_invariance_ratio(source, target, other)
+
+
+def test_gram_invariance_ratio_identical_up_to_rotation_is_undefined():
+    # other is an orthogonal image of source: the denominator is rounding noise only.
+    rng = np.random.default_rng(7)
+    source = rng.standard_normal((5, 4, 3))
+    other = random_orthogonal(rng, 5, 4) @ source
+    with pytest.raises(ValueError, match="undefined"):
+        gram_invariance_ratio(source, source + 0.1, other)
+
+
+def test_gram_invariance_ratio_non_numeric():
+    with pytest.raises(TypeError, match="other"):
+        gram_invariance_ratio(np.ones((1, 2, 2)), np.ones((1, 2, 2)), "abc")
 
 
 # -- eigenvalue_blocks -----------------------------------------------------------
