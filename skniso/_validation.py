@@ -9,10 +9,12 @@ that names the parameter, the estimator, the accepted values and the value given
 Its common check ``check_param_validation`` asserts that every ``__init__``
 parameter has an entry, so a new parameter needs one here or in its estimator.
 
-Integers follow one rule everywhere, in constraints and in the checks of values
-inside tuples (:func:`is_integer`, :func:`check_positive_int`,
-:func:`check_positive_ints`): Python ints and numpy integer scalars count, bools,
-floats (even ``3.0``) and arrays (even 0-d) do not.
+Integers follow one rule everywhere, in constraints and in the hand-written checks
+of the dataset, geometry, plotting and network functions (:func:`is_integer`,
+:func:`check_int`, :func:`check_ints`): Python ints and numpy integer scalars
+count, bools, floats (even ``3.0``) and arrays (even 0-d) do not.  A check with
+its own range passes it to these (``minimum``, ``maximum``, ``odd``, ``length``)
+rather than writing the rule again.
 """
 
 import os
@@ -31,52 +33,81 @@ __all__ = [
     "non_negative_real",
     "positive_real",
     "is_integer",
-    "check_positive_int",
-    "check_positive_ints",
+    "check_int",
+    "check_ints",
     "check_finite_output",
 ]
 
 
-def is_integer(value, *, minimum):
-    """Whether ``value`` is an integer of at least ``minimum``.
+def is_integer(value, *, minimum, maximum=None):
+    """Whether ``value`` is an integer in [``minimum``, ``maximum``].
 
     Python ints and numpy integer scalars count; bools (a ``True`` passed for a
-    size is a mistake, not a 1), floats and arrays do not.
+    size is a mistake, not a 1), floats and arrays do not.  ``None`` leaves a
+    bound open (``minimum=None`` for seeds and offsets of any sign).
     """
-    return isinstance(value, Integral) and not isinstance(value, bool) and value >= minimum
+    return (
+        isinstance(value, Integral)
+        and not isinstance(value, bool)
+        and (minimum is None or value >= minimum)
+        and (maximum is None or value <= maximum)
+    )
 
 
-def check_positive_int(value, name):
-    """Return ``value`` as an int, or raise a ``ValueError`` naming ``name`` and the value.
+def _integers(minimum, maximum, odd, plural):
+    """The range in words: 'positive integer', 'integers >= 2', 'odd integer in [1, 9]', ..."""
+    noun = "integers" if plural else "integer"
+    if maximum is not None:
+        words = f"{noun} in [{'-inf' if minimum is None else minimum}, {maximum}]"
+    elif minimum in (0, 1):
+        words = f"{'positive' if minimum == 1 else 'non-negative'} {noun}"
+    else:
+        words = noun if minimum is None else f"{noun} >= {minimum}"
+    return f"odd {words}" if odd else words
+
+
+def check_int(value, name, *, minimum=1, maximum=None, odd=False):
+    """Return ``value`` as an int, or raise a ``ValueError`` naming ``name``, the range and the value.
 
     Parameters
     ----------
     value : object
-        Accepted if :func:`is_integer` with ``minimum=1`` accepts it.
+        Accepted if :func:`is_integer` accepts it with these bounds (and, with
+        ``odd``, it is odd).
     name : str
         The parameter's name, for the message.
+    minimum, maximum : int or None, default=1, None
+        Inclusive bounds; None leaves that side open.
+    odd : bool, default=False
+        Accept only odd integers (kernel sizes with a centre).
 
     Returns
     -------
     int
     """
-    if not is_integer(value, minimum=1):
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if not is_integer(value, minimum=minimum, maximum=maximum) or (odd and value % 2 != 1):
+        words = _integers(minimum, maximum, odd, plural=False)
+        article = "an" if words[0] in "aeiou" else "a"
+        raise ValueError(f"{name} must be {article} {words}, got {value!r}")
     return int(value)
 
 
-def check_positive_ints(value, name, *, allow_empty=False):
-    """Return ``value`` as a tuple of ints, or raise a ``ValueError`` naming ``name``.
+def check_ints(value, name, *, minimum=1, allow_empty=False, length=None):
+    """Return ``value`` as a tuple of ints, or raise a ``ValueError`` naming ``name`` and the value.
 
     Parameters
     ----------
     value : object
-        A tuple, list or 1-D array whose every entry :func:`is_integer` accepts
-        with ``minimum=1``.
+        A tuple, list, 1-D array or other iterable whose every entry
+        :func:`is_integer` accepts with ``minimum``.
     name : str
         The parameter's name, for the message.
+    minimum : int or None, default=1
+        Inclusive lower bound of every entry; None: any integer.
     allow_empty : bool, default=False
         Whether an empty sequence is accepted.
+    length : int or None, default=None
+        The number of entries required, e.g. 2 for ``(height, width)``.
 
     Returns
     -------
@@ -86,11 +117,16 @@ def check_positive_ints(value, name, *, allow_empty=False):
         entries = tuple(value)
     except TypeError:
         entries = None
-    if entries is None or (not entries and not allow_empty) or not all(
-        is_integer(entry, minimum=1) for entry in entries
+    if (
+        entries is None
+        or (not entries and not allow_empty)
+        or (length is not None and len(entries) != length)
+        or not all(is_integer(entry, minimum=minimum) for entry in entries)
     ):
-        kind = "tuple" if allow_empty else "non-empty tuple"
-        raise ValueError(f"{name} must be a {kind} of positive integers, got {value!r}")
+        kind = f"tuple of {length}" if length is not None else "tuple of" if allow_empty else "non-empty tuple of"
+        raise ValueError(
+            f"{name} must be a {kind} {_integers(minimum, None, False, plural=True)}, got {value!r}"
+        )
     return tuple(int(entry) for entry in entries)
 
 

@@ -28,6 +28,7 @@ import numbers
 
 import numpy as np
 
+from ._validation import check_ints, is_integer
 from ._pose_metrics import (
     absolute_trajectory_error,
     compose_trajectory,
@@ -469,9 +470,7 @@ def shift_operators(grid_shape, shifts=None):
     ndarray of shape (m, N, N)
         ``S @ z.ravel()`` equals ``np.roll(z, shift, axis=all axes).ravel()``.
     """
-    grid_shape = tuple(int(s) for s in np.atleast_1d(grid_shape))
-    if not grid_shape or any(s < 1 for s in grid_shape):
-        raise ValueError(f"grid_shape must be positive sizes, got {grid_shape}")
+    grid_shape = check_ints((grid_shape,) if is_integer(grid_shape, minimum=None) else grid_shape, "grid_shape")
     d = len(grid_shape)
     if shifts is None:
         shifts = [tuple(int(a == axis) for a in range(d)) for axis in range(d)]

@@ -16,6 +16,7 @@ import numbers
 
 import numpy as np
 
+from ._validation import check_int, check_ints, is_integer
 from .metrics import eigenvalue_blocks
 
 __all__ = [
@@ -66,7 +67,7 @@ def _grid(estimator_or_array, grid_shape, n_points):
         grid_shape = getattr(estimator_or_array, "latent_grid_", None)
     if grid_shape is None:
         grid_shape = (n_points,)
-    grid_shape = tuple(int(s) for s in np.atleast_1d(grid_shape))
+    grid_shape = check_ints((grid_shape,) if is_integer(grid_shape, minimum=None) else grid_shape, "grid_shape")
     if int(np.prod(grid_shape)) != n_points:
         raise ValueError(
             f"grid_shape {grid_shape} has {int(np.prod(grid_shape))} points, but the data has {n_points}"
@@ -143,15 +144,14 @@ def plot_eigenfunctions(
     grid = _grid(estimator_or_array, grid_shape, n_points)
     if n is None:
         n = min(k, 32)
-    if not isinstance(n, numbers.Integral) or not 1 <= n <= k:
-        raise ValueError(f"n must be an integer in [1, {k}], got {n!r}")
+    n = check_int(n, "n", maximum=k)
     if eigenvalues is not None:
         eigenvalues = np.asarray(eigenvalues, dtype=float).ravel()
         if eigenvalues.size != k:
             raise ValueError(f"{eigenvalues.size} eigenvalues for {k} eigenfunctions")
 
     if axes is None:
-        ncols = min(n, 8) if ncols is None else int(ncols)
+        ncols = min(n, 8) if ncols is None else check_int(ncols, "ncols")
         nrows = -(-n // ncols)
         height = panel_size * (0.9 if len(grid) == 2 else 0.7)
         fig, grid_axes = _pyplot().subplots(
@@ -452,7 +452,7 @@ def plot_training_history(history, keys=None, *, ax=None, smooth="auto", logy=Tr
     steps = np.asarray([row.get("step", index + 1) for index, row in enumerate(history)], dtype=float)
     if smooth == "auto":
         window = max(1, len(history) // 50)
-    elif isinstance(smooth, numbers.Integral) and smooth >= 1:
+    elif is_integer(smooth, minimum=1):
         window = int(smooth)
     else:
         raise ValueError(f"smooth must be 'auto' or a positive integer, got {smooth!r}")

@@ -10,6 +10,8 @@ import scipy.sparse
 import torch
 from sklearn.utils import check_random_state
 
+from ._validation import check_int, is_integer
+
 __all__ = ["resolve_device", "torch_generator", "flatten_samples", "load", "DeviceFallbackWarning"]
 
 
@@ -43,10 +45,8 @@ def torch_generator(random_state):
     """
     if random_state is None:
         seed = int.from_bytes(os.urandom(8), "little") >> 1
-    elif isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
-        seed = int(random_state)
-        if seed < 0:
-            raise ValueError(f"random_state must be non-negative, got {seed}")
+    elif is_integer(random_state, minimum=None):
+        seed = check_int(random_state, "random_state", minimum=0)
     else:
         seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
     return torch.Generator().manual_seed(seed)

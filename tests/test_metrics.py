@@ -13,6 +13,8 @@ from skniso.metrics import (
     subspace_invariance_error,
 )
 
+from .integer_rule import names_the_value
+
 
 def random_orthogonal(rng, n, k):
     q, r = np.linalg.qr(rng.standard_normal((n, k, k)))
@@ -332,11 +334,15 @@ def test_shift_operators_match_np_roll():
     assert shift_operators((3, 4)).shape == (2, 12, 12)
 
 
-def test_shift_operators_bad_arguments():
+@pytest.mark.parametrize("grid_shape", [(0, 4), (True, 4), (4.0, 4), (), 4.0])
+def test_shift_operators_bad_arguments(grid_shape):
     with pytest.raises(ValueError):
         shift_operators((4, 4), shifts=[(1,)])
-    with pytest.raises(ValueError):
-        shift_operators((0, 4))
+    with pytest.raises(ValueError, match=names_the_value("grid_shape", grid_shape)):
+        shift_operators(grid_shape)
+    # Integers at the minimum, numpy's too, alone or in a tuple.
+    assert shift_operators((np.int64(1), 1)).shape == (2, 1, 1)
+    assert shift_operators(np.int64(6)).shape == (1, 6, 6)
 
 
 def test_fourier_span_is_shift_invariant():

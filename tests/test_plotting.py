@@ -19,6 +19,8 @@ from skniso.plotting import (  # noqa: E402
     plot_training_history,
 )
 
+from .integer_rule import bad_integers, names_the_value  # noqa: E402
+
 
 @pytest.fixture(autouse=True)
 def _close_figures(monkeypatch):
@@ -101,6 +103,25 @@ def test_plot_eigenfunctions_from_array():
     np.testing.assert_allclose(lines[0][-1].get_ydata(), phi[:, 0])
     with pytest.raises(ValueError, match="grid_shape"):
         plot_eigenfunctions(phi, grid_shape=(4, 4))
+
+
+@pytest.mark.parametrize("name, value", [
+    *[("n", value) for value in bad_integers(2, maximum=5)],
+    *[("ncols", value) for value in bad_integers(2)],
+    *[("grid_shape", value) for value in [(True, 20), (4.0, 5), (-4, -5), (0, 20), 20.0]],
+])
+def test_plot_eigenfunctions_integers_follow_the_rule(name, value):
+    phi = np.random.default_rng(0).standard_normal((20, 5))
+    with pytest.raises(ValueError, match=names_the_value(name, value)):
+        plot_eigenfunctions(phi, **{name: value})
+
+
+def test_plot_eigenfunctions_accepts_numpy_integers_at_the_minimum():
+    phi = np.random.default_rng(0).standard_normal((20, 5))
+    fig = plot_eigenfunctions(phi, n=np.int64(1), ncols=np.int64(1), grid_shape=(np.int64(4), np.int64(5)))
+    assert len(_images(fig)) == 1
+    fig = plot_eigenfunctions(phi, n=np.int64(1), grid_shape=np.int64(20))
+    assert len(_images(fig)) == 0 and len(_visible_axes(fig)) == 1
 
 
 def test_plot_eigenfunctions_1d_estimator_draws_lines(fitted_1d):
@@ -230,5 +251,11 @@ def test_plot_training_history_bad_input():
         plot_training_history(_history(), keys=["nope"])
     with pytest.raises(ValueError):
         plot_training_history([])
-    with pytest.raises(ValueError):
-        plot_training_history(_history(), smooth=0)
+
+
+@pytest.mark.parametrize("smooth", bad_integers(2))
+def test_plot_training_history_smooth_follows_the_integer_rule(smooth):
+    with pytest.raises(ValueError, match=names_the_value("smooth", smooth)):
+        plot_training_history(_history(), smooth=smooth)
+    # The minimum, 1, as a numpy integer: no smoothing, one line per key.
+    assert len(plot_training_history(_history(), keys="loss", smooth=np.int64(1)).axes[0].get_lines()) == 1

@@ -18,15 +18,17 @@ from sklearn.utils._param_validation import InvalidParameterError
 from skniso import EquivariantClassifier, NeuralIsometryTransformer
 from skniso._validation import (
     TRAINING_PARAMETER_CONSTRAINTS,
-    check_positive_int,
-    check_positive_ints,
+    check_int,
+    check_ints,
     is_integer,
     positive_int,
 )
 from skniso.datasets import make_circular_shifts
 from skniso.training import DivergenceError
+from skniso.utils import torch_generator
 
 from .bad_input_battery import CASES, TINY_CLASSIFIER, TINY_TRANSFORMER, fitted_estimators, run_case
+from .integer_rule import names_the_value
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.estimator}.{c.method}: {c.case}" for c in CASES])
@@ -65,25 +67,70 @@ NOT_POSITIVE_INTS = [0, -2, True, False, np.bool_(True), 3.0, np.float64(3.0), n
 @pytest.mark.parametrize("value", POSITIVE_INTS, ids=repr)
 def test_every_check_accepts_python_and_numpy_integers(value):
     assert is_integer(value, minimum=1) and positive_int.is_satisfied_by(value)
-    assert check_positive_int(value, "n") == value and type(check_positive_int(value, "n")) is int
-    assert check_positive_ints((value, value), "sizes") == (int(value),) * 2
+    assert check_int(value, "n") == value and type(check_int(value, "n")) is int
+    assert check_ints((value, value), "sizes") == (int(value),) * 2
 
 
 @pytest.mark.parametrize("value", NOT_POSITIVE_INTS, ids=repr)
 def test_every_check_rejects_bools_floats_arrays_and_non_positive_values(value):
     assert not is_integer(value, minimum=1) and not positive_int.is_satisfied_by(value)
     with pytest.raises(ValueError, match=f"^n must be a positive integer, got {re.escape(repr(value))}$"):
-        check_positive_int(value, "n")
+        check_int(value, "n")
     with pytest.raises(ValueError, match=r"^sizes must be a non-empty tuple of positive integers, got \(4, "):
-        check_positive_ints((4, value), "sizes")
+        check_ints((4, value), "sizes")
 
 
 def test_tuples_of_positive_integers():
-    assert check_positive_ints(np.array([4, 8]), "channels") == (4, 8)
-    assert check_positive_ints([], "hidden", allow_empty=True) == ()
+    assert check_ints(np.array([4, 8]), "channels") == (4, 8)
+    assert check_ints([], "hidden", allow_empty=True) == ()
     for bad in ((), 5, None):
         with pytest.raises(ValueError, match="channels must be a non-empty tuple of positive integers"):
-            check_positive_ints(bad, "channels")
+            check_ints(bad, "channels")
+
+
+def test_is_integer_takes_open_and_closed_bounds():
+    assert is_integer(np.int64(-5), minimum=None) and not is_integer(True, minimum=None)
+    assert is_integer(3, minimum=1, maximum=3) and not is_integer(4, minimum=1, maximum=3)
+    assert not is_integer(3.0, minimum=None, maximum=None)
+
+
+@pytest.mark.parametrize("kwargs, minimum, below, message", [
+    (dict(minimum=0), 0, -1, "n must be a non-negative integer, got -1"),
+    (dict(minimum=2), 2, 1, "n must be an integer >= 2, got 1"),
+    (dict(maximum=5), 1, 6, r"n must be an integer in \[1, 5\], got 6"),
+    (dict(minimum=None), -7, 2.5, "n must be an integer, got 2.5"),
+    (dict(odd=True), 1, 2, "n must be an odd positive integer, got 2"),
+    (dict(minimum=3, maximum=7, odd=True), 3, 9, r"n must be an odd integer in \[3, 7\], got 9"),
+])
+def test_check_int_names_the_range(kwargs, minimum, below, message):
+    checked = check_int(np.int64(minimum), "n", **kwargs)
+    assert checked == minimum and type(checked) is int
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        check_int(below, "n", **kwargs)
+    for value in (True, float(minimum), np.array(minimum)):
+        with pytest.raises(ValueError, match=names_the_value("n", value)):
+            check_int(value, "n", **kwargs)
+
+
+@pytest.mark.parametrize("name, kwargs, good, bad, words", [
+    ("skips", dict(minimum=0), (0, np.int64(2)), (0, -1), "a non-empty tuple of non-negative integers"),
+    ("shape", dict(minimum=2, length=2), [2, np.int64(3)], (2, 2, 2), "a tuple of 2 integers >= 2"),
+    ("shape", dict(minimum=2, length=2), np.array([2, 3]), (True, 2), "a tuple of 2 integers >= 2"),
+    ("offsets", dict(minimum=None, length=2), (-1, 5), (2.0, 5), "a tuple of 2 integers"),
+])
+def test_check_ints_names_the_range_and_length(name, kwargs, good, bad, words):
+    checked = check_ints(good, name, **kwargs)
+    assert checked == tuple(int(g) for g in good) and all(type(c) is int for c in checked)
+    with pytest.raises(ValueError, match=f"^{re.escape(f'{name} must be {words}, got {bad!r}')}$"):
+        check_ints(bad, name, **kwargs)
+
+
+def test_integer_seeds_follow_the_rule():
+    assert torch_generator(np.int64(0)).initial_seed() == torch_generator(0).initial_seed() == 0
+    with pytest.raises(ValueError, match=names_the_value("random_state", -1)):
+        torch_generator(-1)
+    with pytest.raises(ValueError):  # sklearn's check_random_state has no use for a float
+        torch_generator(3.0)
 
 
 @pytest.mark.parametrize("name, value", [

@@ -7,7 +7,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_positive_ints
+from .._validation import check_ints
 from ..nn.mlp import MLP
 from ._base import ObservationClassifierBase
 
@@ -100,7 +100,7 @@ class AugmentedMLPClassifier(ObservationClassifierBase):
 
     def _check_params(self):
         super()._check_params()
-        check_positive_ints(self.hidden_layer_sizes, "hidden_layer_sizes", allow_empty=True)
+        check_ints(self.hidden_layer_sizes, "hidden_layer_sizes", allow_empty=True)
 
     def _prepare(self, observations, y):
         transformer = self.transformer

@@ -1,6 +1,6 @@
 """A plain CNN classifier, with optional augmentation: the benchmarks' non-equivariant reference."""
 
-from .._validation import check_positive_ints, positive_int
+from .._validation import check_ints, positive_int
 from ..nn.cnn import PlainConvNet
 from ._base import ObservationClassifierBase
 
@@ -98,7 +98,7 @@ class CNNClassifier(ObservationClassifierBase):
 
     def _check_params(self):
         super()._check_params()
-        check_positive_ints(self.channels, "channels")
+        check_ints(self.channels, "channels")
 
     def _network(self, feature_shape, n_classes):
         return PlainConvNet(

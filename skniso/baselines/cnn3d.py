@@ -1,6 +1,6 @@
 """CNNClassifier3D: a plain (not rotation-equivariant) 3-D CNN on voxel grids."""
 
-from .._validation import check_positive_ints, odd_positive_int
+from .._validation import check_ints, odd_positive_int
 from ..nn.cnn import CNN3D
 from ._base import ObservationClassifierBase
 
@@ -76,7 +76,7 @@ class CNNClassifier3D(ObservationClassifierBase):
 
     def _check_params(self):
         super()._check_params()
-        check_positive_ints(self.channels, "channels")
+        check_ints(self.channels, "channels")
 
     def _network(self, feature_shape, n_classes):
         return CNN3D(feature_shape[0], n_classes, tuple(self.channels), int(self.kernel_size))

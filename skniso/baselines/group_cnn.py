@@ -2,7 +2,7 @@
 
 from sklearn.utils._param_validation import StrOptions
 
-from .._validation import check_positive_ints, odd_positive_int, positive_int
+from .._validation import check_ints, odd_positive_int, positive_int
 from ..nn.group_conv import GroupCNN
 from ._base import ObservationClassifierBase
 
@@ -112,7 +112,7 @@ class GroupCNNClassifier(ObservationClassifierBase):
 
     def _check_params(self):
         super()._check_params()
-        check_positive_ints(self.channels, "channels")
+        check_ints(self.channels, "channels")
 
     def _network(self, feature_shape, n_classes):
         return GroupCNN(feature_shape[0], n_classes, int(self.n_rotations), tuple(self.channels),

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
+from .._validation import check_int, check_ints, is_integer
+
 __all__ = [
     "load_co3d",
     "make_pose_pairs",
@@ -192,15 +194,14 @@ def load_co3d(
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"CO3D root {str(root)!r} is not a folder")
-    if not isinstance(image_size, numbers.Integral) or image_size < 1:
-        raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
+    image_size = check_int(image_size, "image_size")
     if not isinstance(top_fraction, numbers.Real) or not 0 < top_fraction <= 1:
         raise ValueError(f"top_fraction must be in (0, 1], got {top_fraction!r}")
     if split not in ("all", "train", "test"):
         raise ValueError(f"split must be 'all', 'train' or 'test', got {split!r}")
     if not isinstance(test_size, numbers.Real) or not 0 <= test_size < 1:
         raise ValueError(f"test_size must be in [0, 1), got {test_size!r}")
-    if max_frames is not None and (not isinstance(max_frames, numbers.Integral) or max_frames < 2):
+    if max_frames is not None and not is_integer(max_frames, minimum=2):
         raise ValueError(f"max_frames must be None or an integer >= 2, got {max_frames!r}")
     if categories is None:
         categories = sorted(p.parent.name for p in root.glob("*/frame_annotations.jgz"))
@@ -292,9 +293,7 @@ def make_pose_pairs(images, poses, frame_skips=(0,), *, chained=False, max_pairs
     """
     if len(images) != len(poses):
         raise ValueError(f"got {len(images)} image sequences and {len(poses)} pose sequences")
-    skips = [int(s) for s in frame_skips]
-    if not skips or min(skips) < 0:
-        raise ValueError(f"frame_skips must be non-negative integers, got {frame_skips!r}")
+    skips = check_ints(frame_skips, "frame_skips", minimum=0)
     rng = check_random_state(random_state)
     X, y, groups = [], [], []
     for index, (frames, trajectory) in enumerate(zip(images, poses)):

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .._validation import check_positive_int
+from .._validation import check_int, is_integer
 
 __all__ = [
     "SL3_BASIS",
@@ -101,14 +101,8 @@ def _check_random_state(random_state):
         return np.random.default_rng()
     if isinstance(random_state, (np.random.Generator, np.random.RandomState)):
         return random_state
-    if isinstance(random_state, numbers.Integral) and not isinstance(
-        random_state, bool
-    ):
-        if random_state < 0:
-            raise ValueError(
-                f"random_state must be a non-negative integer, got {random_state}."
-            )
-        return np.random.default_rng(int(random_state))
+    if is_integer(random_state, minimum=None):
+        return np.random.default_rng(check_int(random_state, "random_state", minimum=0))
     raise TypeError(
         "random_state must be None, an int, a numpy.random.Generator or a "
         f"numpy.random.RandomState; got {type(random_state).__name__}."
@@ -136,7 +130,7 @@ def _as_torch_generator(generator):
         return fresh
     if isinstance(generator, torch.Generator):
         return generator
-    if isinstance(generator, numbers.Integral) and not isinstance(generator, bool):
+    if is_integer(generator, minimum=None):
         seeded = torch.Generator()
         seeded.manual_seed(int(generator))
         return seeded
@@ -343,11 +337,10 @@ class RandomHomography:
         -------
         coefficients : torch.Tensor of shape (n, 8), float64
         """
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
-            raise ValueError(f"n must be a non-negative integer, got {n!r}.")
+        n = check_int(n, "n", minimum=0)
         generator = _as_torch_generator(generator)
         noise = torch.randn(
-            int(n), 8, generator=generator, dtype=torch.float64, device=generator.device
+            n, 8, generator=generator, dtype=torch.float64, device=generator.device
         )
         std = torch.tensor(self.scales, dtype=torch.float64, device=generator.device)
         return noise * (std * self.scale_multiplier)
@@ -491,7 +484,7 @@ def make_homnist_pairs(
     """
     images, labels = _resolve_images_and_labels(images, labels)
     n_available = len(images)
-    n_samples = None if n_samples is None else check_positive_int(n_samples, "n_samples")
+    n_samples = None if n_samples is None else check_int(n_samples, "n_samples")
     rng = _check_random_state(random_state)
 
     if n_samples is None:
@@ -579,7 +572,7 @@ def sample_haar_coefficients(
     coefficients : ndarray of shape (n_samples, 8), float64
         The homographies are ``expm(sum_i x_i B_i)``.
     """
-    n_samples = check_positive_int(n_samples, "n_samples")
+    n_samples = check_int(n_samples, "n_samples")
     step = 0.5 * np.asarray(_validate_scales(scales))
     rng = _check_random_state(random_state)
 
@@ -702,7 +695,7 @@ def make_homnist_test(
     H : ndarray of shape (n * n_transforms, 3, 3), float64
         The matrices ``u`` (only when ``return_matrices=True``).
     """
-    n_transforms = check_positive_int(n_transforms, "n_transforms")
+    n_transforms = check_int(n_transforms, "n_transforms")
     images, labels = _resolve_images_and_labels(images, labels)
     images = images.astype(np.float64, copy=False)
     rng = _check_random_state(random_state)

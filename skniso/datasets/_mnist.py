@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._validation import check_ints, is_integer
+
 __all__ = ["load_mnist", "pad_digits"]
 
 _VALID_SUBSETS = ("train", "test", "all")
@@ -63,15 +65,14 @@ def pad_digits(images, size=40, *, fill_value=0):
             "pad_digits expects images with at least 2 dimensions (..., h, w); "
             f"got an array of shape {images.shape}."
         )
-    if isinstance(size, (int, np.integer)):
-        target_h = target_w = int(size)
-    else:
-        try:
-            target_h, target_w = (int(s) for s in size)
-        except (TypeError, ValueError):
-            raise TypeError(
-                f"size must be an int or a pair of ints, got {size!r}."
-            ) from None
+    try:
+        target_h, target_w = check_ints(
+            (size, size) if is_integer(size, minimum=None) else size, "size", minimum=None, length=2
+        )
+    except ValueError:
+        raise TypeError(
+            f"size must be an int or a pair of ints, got {size!r}."
+        ) from None
     h, w = images.shape[-2:]
     if target_h < h or target_w < w:
         raise ValueError(

@@ -7,10 +7,9 @@ bumps).  All surfaces are star-shaped, hence genus 0 and free of
 self-intersections, so the conformal flow maps them to the sphere.
 """
 
-import numbers
-
 import numpy as np
 
+from .._validation import check_int
 from ..geometry import check_mesh, face_areas, icosphere, spherical_hks_maps, vertex_areas
 from ._spherical import draw_conformal_pairs, hks_statistics, normalize_spherical_maps
 
@@ -191,10 +190,8 @@ def make_conformal_shapes(
     unknown = [c for c in classes if c not in SHAPE_CLASSES]
     if unknown or not classes:
         raise ValueError(f"classes must be a non-empty subset of {SHAPE_CLASSES}, got {classes!r}")
-    if not isinstance(n_shapes_per_class, numbers.Integral) or n_shapes_per_class < 1:
-        raise ValueError(f"n_shapes_per_class must be a positive integer, got {n_shapes_per_class!r}")
-    if not isinstance(n_mobius, numbers.Integral) or n_mobius < 1:
-        raise ValueError(f"n_mobius must be a positive integer, got {n_mobius!r}")
+    n_shapes_per_class = check_int(n_shapes_per_class, "n_shapes_per_class")
+    n_mobius = check_int(n_mobius, "n_mobius")
     rng = np.random.default_rng(random_state)
     seeds = rng.integers(0, 2**31, size=(len(classes), n_shapes_per_class, 2))
     maps, shape_labels, signals, masses = [], [], [], []
@@ -204,7 +201,7 @@ def make_conformal_shapes(
                 name, subdivisions=subdivisions, deformation=deformation, random_state=int(shape_seed)
             )
             shape_maps, hks, _ = spherical_hks_maps(
-                vertices, faces, n_mobius=int(n_mobius), max_dilation=max_dilation,
+                vertices, faces, n_mobius=n_mobius, max_dilation=max_dilation,
                 random_state=int(mobius_seed), n_eigenpairs=n_eigenpairs, grid_shape=grid_shape,
                 cache_dir=cache_dir,
             )
@@ -214,7 +211,7 @@ def make_conformal_shapes(
             shape_labels.append(name)
     maps, _ = normalize_spherical_maps(np.stack(maps), hks_statistics(signals, masses))
     shape_labels = np.asarray(shape_labels)
-    pairs_per_shape = 1 + int(n_mobius) if n_pairs_per_shape is None else n_pairs_per_shape
+    pairs_per_shape = 1 + n_mobius if n_pairs_per_shape is None else n_pairs_per_shape
     X, shape_index = draw_conformal_pairs(maps, pairs_per_shape, random_state=rng)
     y = shape_labels[shape_index]
     if return_maps:

@@ -10,6 +10,7 @@ import numbers
 import numpy as np
 import torch
 
+from .._validation import check_int, check_ints, is_integer
 from ..geometry import apply_mobius, equiangular_grid, random_mobius
 
 __all__ = [
@@ -83,7 +84,7 @@ class RandomMobius:
 
     def sample_matrices(self, n, generator=None):
         """Draw ``n`` maps as an (n, 2, 2) complex array from a torch generator."""
-        if generator is None or isinstance(generator, numbers.Integral):
+        if generator is None or is_integer(generator, minimum=None):
             generator = torch.Generator().manual_seed(0 if generator is None else int(generator))
         seed = int(torch.randint(0, 2**62, (1,), generator=generator))
         rng = np.random.default_rng(seed)
@@ -196,8 +197,7 @@ def draw_conformal_pairs(maps, n_pairs_per_shape=1, *, p_base=0.2, random_state=
     maps = np.asarray(maps)
     if maps.ndim != 5 or maps.shape[1] < 2:
         raise ValueError(f"maps must have shape (n_shapes, n_maps >= 2, C, H, W), got {maps.shape}")
-    if not isinstance(n_pairs_per_shape, numbers.Integral) or n_pairs_per_shape < 1:
-        raise ValueError(f"n_pairs_per_shape must be a positive integer, got {n_pairs_per_shape!r}")
+    n_pairs_per_shape = check_int(n_pairs_per_shape, "n_pairs_per_shape")
     rng = np.random.default_rng(random_state)
     n_shapes, n_maps = maps.shape[:2]
     shape_index = np.repeat(np.arange(n_shapes), n_pairs_per_shape)
@@ -291,18 +291,16 @@ def make_spherical_mnist_pairs(
         raise ValueError(f"labels must have shape ({images.shape[0]},), got {labels.shape}")
     if not extent > 0:
         raise ValueError(f"extent must be > 0, got {extent!r}")
+    grid_shape = check_ints(grid_shape, "grid_shape", minimum=2, length=2)
     rng = np.random.default_rng(random_state)
     order = rng.permutation(images.shape[0])
     if n_samples is not None:
-        if not isinstance(n_samples, numbers.Integral) or not 1 <= n_samples <= images.shape[0]:
-            raise ValueError(f"n_samples must be an integer in [1, {images.shape[0]}], got {n_samples!r}")
-        order = order[:n_samples]
+        order = order[:check_int(n_samples, "n_samples", maximum=images.shape[0])]
     images, labels = images[order], labels[order]
     n = images.shape[0]
     identity = np.broadcast_to(np.eye(2, dtype=np.complex128), (n, 2, 2))
     first = identity if canonical_first else np.stack(
         [random_mobius(rng, max_dilation=max_dilation) for _ in range(n)])
     second = np.stack([random_mobius(rng, max_dilation=max_dilation) for _ in range(n)])
-    grid_shape = tuple(int(s) for s in grid_shape)
     views = [_project_digits(images, matrices, grid_shape, extent) for matrices in (first, second)]
     return np.stack(views, axis=1).astype(np.float32), labels

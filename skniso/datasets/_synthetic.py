@@ -5,12 +5,10 @@ sees are circular shifts of periodic signals.  These generators produce such
 pairs on small grids (2-D) or rings (1-D).
 """
 
-import numbers
-
 import numpy as np
 import torch
 
-from .._validation import check_positive_int
+from .._validation import check_int, is_integer
 from ._homography import _check_random_state, _draw_integers
 
 __all__ = ["make_circular_shifts", "make_circular_shifts_1d"]
@@ -67,21 +65,25 @@ def _as_source(source, n_spatial):
     return source.astype(np.float64)
 
 
+def _check_max_shift(max_shift):
+    """``max_shift`` as None or an int."""
+    if max_shift is None:
+        return None
+    if not is_integer(max_shift, minimum=0):
+        raise ValueError(
+            f"max_shift must be None or a non-negative integer, got {max_shift!r}."
+        )
+    return int(max_shift)
+
+
 def _draw_shifts(rng, n_samples, sizes, max_shift):
     """Integer shifts per axis: all offsets, or uniform in [-max_shift, max_shift]."""
+    max_shift = _check_max_shift(max_shift)
     if max_shift is None:
         columns = [_draw_integers(rng, 0, size, n_samples) for size in sizes]
     else:
-        if (
-            isinstance(max_shift, bool)
-            or not isinstance(max_shift, numbers.Integral)
-            or max_shift < 0
-        ):
-            raise ValueError(
-                f"max_shift must be None or a non-negative integer, got {max_shift!r}."
-            )
         columns = [
-            _draw_integers(rng, -int(max_shift), int(max_shift) + 1, n_samples)
+            _draw_integers(rng, -max_shift, max_shift + 1, n_samples)
             for _ in sizes
         ]
     return np.stack(columns, axis=1).astype(np.int64)
@@ -126,10 +128,10 @@ def _make_shift_pairs(
 def _resolve_shape_args(source, n_spatial, size, size_name, default_size, n_channels):
     """Defaults for size/channels, and consistency checks against ``source``."""
     if source is None:
-        size = default_size if size is None else check_positive_int(size, size_name)
+        size = default_size if size is None else check_int(size, size_name)
         if n_channels is None:
             n_channels = 1
-        n_channels = check_positive_int(n_channels, "n_channels")
+        n_channels = check_int(n_channels, "n_channels")
         return (size,) * n_spatial, n_channels
     checked = _as_source(source, n_spatial)
     if size is not None and any(s != size for s in checked.shape[2:]):
@@ -187,7 +189,7 @@ def make_circular_shifts(
     shifts : ndarray of shape (n_samples, 2), int64
         ``(dy, dx)`` per pair; only when ``return_shifts=True``.
     """
-    n_samples = check_positive_int(n_samples, "n_samples")
+    n_samples = check_int(n_samples, "n_samples")
     spatial_shape, n_channels = _resolve_shape_args(
         source, 2, image_size, "image_size", 8, n_channels
     )
@@ -237,7 +239,7 @@ def make_circular_shifts_1d(
     shifts : ndarray of shape (n_samples,), int64
         Only when ``return_shifts=True``.
     """
-    n_samples = check_positive_int(n_samples, "n_samples")
+    n_samples = check_int(n_samples, "n_samples")
     spatial_shape, n_channels = _resolve_shape_args(
         source, 1, length, "length", 24, n_channels
     )
@@ -284,20 +286,18 @@ class CircularShift:
                 f"{type(x).__name__} of shape {tuple(getattr(x, 'shape', ()))}"
             )
         n_spatial = x.dim() - 2
-        n_axes = n_spatial if self.n_axes is None else int(self.n_axes)
-        if not 1 <= n_axes <= n_spatial:
-            raise ValueError(f"n_axes must be in [1, {n_spatial}], got {self.n_axes!r}")
-        if generator is None or isinstance(generator, int):
-            generator = torch.Generator().manual_seed(0 if generator is None else generator)
+        n_axes = n_spatial if self.n_axes is None else check_int(self.n_axes, "n_axes", maximum=n_spatial)
+        max_shift = _check_max_shift(self.max_shift)
+        if generator is None or is_integer(generator, minimum=None):
+            generator = torch.Generator().manual_seed(0 if generator is None else int(generator))
         out = x
         batch = x.shape[0]
         for axis in range(x.dim() - n_axes, x.dim()):
             size = x.shape[axis]
-            if self.max_shift is None:
+            if max_shift is None:
                 shifts = torch.randint(0, size, (batch,), generator=generator)
             else:
-                k = int(self.max_shift)
-                shifts = torch.randint(-k, k + 1, (batch,), generator=generator)
+                shifts = torch.randint(-max_shift, max_shift + 1, (batch,), generator=generator)
             # out[..., i, ...] = x[..., (i - s) mod size, ...] per sample.
             positions = torch.arange(size)
             index = (positions.unsqueeze(0) - shifts.unsqueeze(1)) % size  # (B, size)

@@ -12,7 +12,6 @@ that ship inside scikit-image; nothing is downloaded.
 import gzip
 import json
 import math
-import numbers
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.utils import check_random_state
 
+from .._validation import check_int, check_ints
 from ._co3d import pytorch3d_from_opencv
 from ._render import Box, GroundPlane, Scene, Sphere, look_at, render
 
@@ -148,14 +148,11 @@ def make_synthetic_co3d(
         ``root``.  Each sequence's ``viewpoint_quality_score`` is a random
         number in [0, 1], so quality selection has something to select.
     """
-    for name, value, low in (("n_sequences", n_sequences, 1), ("n_frames", n_frames, 2)):
-        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    n_sequences = check_int(n_sequences, "n_sequences")
+    n_frames = check_int(n_frames, "n_frames", minimum=2)
     if trajectory not in ("orbit", "handheld", "mixed"):
         raise ValueError(f"trajectory must be 'orbit', 'handheld' or 'mixed', got {trajectory!r}")
-    height, width = (int(s) for s in image_size)
-    if height < 1 or width < 1:
-        raise ValueError(f"image_size must be (height, width) of positive sizes, got {image_size!r}")
+    height, width = check_ints(image_size, "image_size", length=2)
     if not 0 < field_of_view < 180:
         raise ValueError(f"field_of_view must be in (0, 180) degrees, got {field_of_view!r}")
     low, high = (float(d) for d in degrees_per_frame)

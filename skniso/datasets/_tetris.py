@@ -14,7 +14,7 @@ rotated sample carries no resampling artefacts that could favour one model.
 import numpy as np
 from sklearn.utils import check_random_state
 
-from .._validation import check_positive_int
+from .._validation import check_int, is_integer
 
 __all__ = ["TETRIS3D_SHAPES", "TETRIS3D_NAMES", "make_tetris3d", "make_tetris3d_pairs", "render_blocks"]
 
@@ -75,8 +75,7 @@ def render_blocks(centres, grid_size, sigma):
 
 
 def _check(grid_size, block_size, sigma, max_shift):
-    if not isinstance(grid_size, (int, np.integer)) or grid_size < 4:
-        raise ValueError(f"grid_size must be an integer >= 4, got {grid_size!r}")
+    check_int(grid_size, "grid_size", minimum=4)
     if not block_size > 0:
         raise ValueError(f"block_size must be > 0, got {block_size!r}")
     if sigma is not None and not sigma > 0:
@@ -136,8 +135,7 @@ def make_tetris3d(
         Index into :data:`TETRIS3D_NAMES`; the classes cycle 0..7.
     """
     sigma = _check(grid_size, block_size, sigma, max_shift)
-    if not isinstance(n_samples_per_class, (int, np.integer)) or n_samples_per_class < 1:
-        raise ValueError(f"n_samples_per_class must be a positive integer, got {n_samples_per_class!r}")
+    check_int(n_samples_per_class, "n_samples_per_class")
     rng = check_random_state(random_state)
     y = np.tile(np.arange(len(TETRIS3D_SHAPES)), n_samples_per_class)
     centres = _posed_centres(y, rotate, max_shift, block_size, rng)
@@ -174,8 +172,8 @@ def make_tetris3d_pairs(
     y : ndarray of shape (n_pairs,), int64
     """
     sigma = _check(grid_size, block_size, sigma, max_shift)
-    check_positive_int(n_pairs, "n_pairs")
-    if n_views not in (2, 3) or isinstance(n_views, bool):
+    check_int(n_pairs, "n_pairs")
+    if not is_integer(n_views, minimum=2, maximum=3):
         raise ValueError(f"n_views must be 2 (pairs) or 3 (triplets), got {n_views!r}")
     rng = check_random_state(random_state)
     y = np.arange(n_pairs) % len(TETRIS3D_SHAPES)

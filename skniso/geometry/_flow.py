@@ -4,6 +4,7 @@ import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
 
+from .._validation import check_int
 from ._mesh import check_mesh, face_areas, signed_volume
 from ._spectral import laplacian_and_mass, vertex_areas
 
@@ -60,8 +61,7 @@ def conformal_flow(vertices, faces, *, step_size=0.05, max_steps=100, tol=0.02, 
     vertices, faces = check_mesh(vertices, faces)
     if not step_size > 0:
         raise ValueError(f"step_size must be > 0, got {step_size!r}")
-    if not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
-        raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
+    max_steps = check_int(max_steps, "max_steps")
     current = normalize_surface(vertices, faces)
     stiffness = laplacian_and_mass(current, faces)[0].tocsc()
     error = _sphericity_error(current)

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from .._validation import check_int
+
 __all__ = ["check_mesh", "face_areas", "icosphere", "signed_volume", "spherical_face_orientation"]
 
 
@@ -70,8 +72,7 @@ def icosphere(subdivisions=3):
     vertices : ndarray of shape (n_vertices, 3)
     faces : ndarray of shape (n_faces, 3)
     """
-    if not isinstance(subdivisions, (int, np.integer)) or subdivisions < 0:
-        raise ValueError(f"subdivisions must be a non-negative integer, got {subdivisions!r}")
+    subdivisions = check_int(subdivisions, "subdivisions", minimum=0)
     golden = (1.0 + 5.0 ** 0.5) / 2.0
     vertices = np.array([
         [-1, golden, 0], [1, golden, 0], [-1, -golden, 0], [1, -golden, 0],
@@ -79,7 +80,7 @@ def icosphere(subdivisions=3):
         [golden, 0, -1], [golden, 0, 1], [-golden, 0, -1], [-golden, 0, 1],
     ], dtype=np.float64)
     faces = _ICOSAHEDRON_FACES.copy()
-    for _ in range(int(subdivisions)):
+    for _ in range(subdivisions):
         edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
         unique, inverse = np.unique(edges, axis=0, return_inverse=True)
         midpoints = 0.5 * (vertices[unique[:, 0]] + vertices[unique[:, 1]])

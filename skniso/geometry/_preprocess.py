@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 
+from .._validation import check_int, check_ints
 from ._flow import conformal_flow
 from ._mesh import check_mesh
 from ._mobius import apply_mobius, random_mobius
@@ -107,12 +108,13 @@ def spherical_hks_maps(
             raise ValueError(
                 f"every embedding must have the mesh's shape {vertices.shape}, got {embedding.shape}"
             )
-    if not isinstance(n_mobius, (int, np.integer)) or n_mobius < 0:
-        raise ValueError(f"n_mobius must be a non-negative integer, got {n_mobius!r}")
+    n_mobius = check_int(n_mobius, "n_mobius", minimum=0)
+    # The mesh decides the upper bound (laplacian_eigenpairs checks it).
+    n_eigenpairs = check_int(n_eigenpairs, "n_eigenpairs")
     times = np.asarray(times, dtype=np.float64)
-    grid_shape = tuple(int(s) for s in grid_shape)
-    args = (vertices, faces, sphere_vertices, mobius, int(n_mobius), float(max_dilation),
-            random_state, int(n_eigenpairs), times, grid_shape, method, embeddings)
+    grid_shape = check_ints(grid_shape, "grid_shape", minimum=2, length=2)
+    args = (vertices, faces, sphere_vertices, mobius, n_mobius, float(max_dilation),
+            random_state, n_eigenpairs, times, grid_shape, method, embeddings)
     if cache_dir is None:
         return _spherical_hks_maps(*args)
     import joblib

@@ -3,6 +3,8 @@
 import numpy as np
 from scipy.spatial import cKDTree
 
+from .._validation import check_ints
+
 __all__ = ["equiangular_grid", "rasterize_sphere", "spherical_barycentric"]
 
 
@@ -12,9 +14,7 @@ def equiangular_grid(shape=(96, 192)):
     θ_i = π i/(H − 1) (both poles sampled), φ_j = 2π j/(W − 1) (the seam
     column repeated), direction (sin θ cos φ, sin θ sin φ, cos θ).
     """
-    height, width = (int(s) for s in shape)
-    if height < 2 or width < 2:
-        raise ValueError(f"grid shape must be at least (2, 2), got {shape}")
+    height, width = check_ints(shape, "shape", minimum=2, length=2)
     theta = np.pi * np.arange(height) / (height - 1)
     phi = 2 * np.pi * np.arange(width) / (width - 1)
     st = np.sin(theta)[:, None]

@@ -4,6 +4,7 @@ import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
 
+from .._validation import check_int
 from ._mesh import check_mesh, face_areas
 
 __all__ = [
@@ -104,15 +105,14 @@ def laplacian_eigenpairs(vertices, faces, n_eigenpairs=128, method="cotan"):
     """
     stiffness, mass = laplacian_and_mass(vertices, faces, method)
     n = stiffness.shape[0]
-    if not isinstance(n_eigenpairs, (int, np.integer)) or not 1 <= n_eigenpairs < n:
-        raise ValueError(f"n_eigenpairs must be an integer in [1, {n - 1}] for this mesh, got {n_eigenpairs!r}")
+    n_eigenpairs = check_int(n_eigenpairs, "n_eigenpairs", maximum=n - 1)
     mass_matrix = scipy.sparse.diags(mass).tocsc()
     # Shift relative to the spectrum's scale: the first non-zero eigenvalue of a
     # unit-area mesh is O(1), so 1e-8 of the mean weight is tiny yet regularises.
     shift = -1e-8 * float(stiffness.diagonal().mean() / mass.mean())
     start = np.ones(n) / np.sqrt(n)  # a fixed starting vector makes results reproducible
     values, vectors = scipy.sparse.linalg.eigsh(
-        stiffness.tocsc(), k=int(n_eigenpairs), M=mass_matrix, sigma=shift, which="LM", v0=start
+        stiffness.tocsc(), k=n_eigenpairs, M=mass_matrix, sigma=shift, which="LM", v0=start
     )
     order = np.argsort(values)
     return np.maximum(values[order], 0.0), vectors[:, order]

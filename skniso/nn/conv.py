@@ -9,6 +9,8 @@ is exactly an instance normalisation, and its per-pixel ``Dense`` layers are
 
 from torch import nn
 
+from .._validation import check_int, check_ints
+
 __all__ = ["ResBlock", "ConvEncoder", "ConvDecoder", "check_grid_divisible"]
 
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
@@ -20,25 +22,18 @@ _NORM_EPS = 1e-6
 
 
 def _check_spatial_dims(spatial_dims):
-    if spatial_dims not in _CONV:
-        raise ValueError(f"spatial_dims must be 1, 2 or 3, got {spatial_dims!r}")
+    return check_int(spatial_dims, "spatial_dims", maximum=3)
 
 
 def _check_levels(channels, blocks_per_level):
-    channels = tuple(int(c) for c in channels)
-    blocks_per_level = tuple(int(b) for b in blocks_per_level)
-    if not channels:
-        raise ValueError("channels must name at least one level")
+    channels = check_ints(channels, "channels")
+    # A level without blocks would have no layer that changes its width.
+    blocks_per_level = check_ints(blocks_per_level, "blocks_per_level")
     if len(channels) != len(blocks_per_level):
         raise ValueError(
             f"channels {channels} and blocks_per_level {blocks_per_level} must "
             "have the same length (one entry per resolution level)"
         )
-    if min(channels) < 1:
-        raise ValueError(f"channels must be positive, got {channels}")
-    if min(blocks_per_level) < 1:
-        # A level without blocks would have no layer that changes its width.
-        raise ValueError(f"blocks_per_level must be >= 1, got {blocks_per_level}")
     return channels, blocks_per_level
 
 
@@ -101,7 +96,7 @@ class ResBlock(nn.Module):
 
     def __init__(self, in_channels, out_channels, spatial_dims=2, kernel_size=3):
         super().__init__()
-        _check_spatial_dims(spatial_dims)
+        spatial_dims = _check_spatial_dims(spatial_dims)
         conv = _CONV[spatial_dims]
         self.residual = nn.Sequential(
             _instance_norm(in_channels, spatial_dims),
@@ -161,7 +156,7 @@ class ConvEncoder(nn.Module):
         kernel_size=3,
     ):
         super().__init__()
-        _check_spatial_dims(spatial_dims)
+        spatial_dims = _check_spatial_dims(spatial_dims)
         channels, blocks_per_level = _check_levels(channels, blocks_per_level)
         self.spatial_dims = spatial_dims
         self.in_channels = int(in_channels)
@@ -246,7 +241,7 @@ class ConvDecoder(nn.Module):
         kernel_size=3,
     ):
         super().__init__()
-        _check_spatial_dims(spatial_dims)
+        spatial_dims = _check_spatial_dims(spatial_dims)
         channels, blocks_per_level = _check_levels(channels, blocks_per_level)
         self.spatial_dims = spatial_dims
         self.latent_channels = int(latent_channels)

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .._validation import check_int
 from .init import lecun_normal_
 
 __all__ = [
@@ -125,17 +126,15 @@ def rotate_kernels(weight, n_rotations, resampling):
 class _RotatedConv(nn.Module):
     """Shared pieces: the resampling buffer and seeded init of weight and bias."""
 
-    def __init__(self, in_channels, out_channels, n_rotations, kernel_size, weight_shape):
+    def __init__(self, in_channels, out_channels, n_rotations, kernel_size, group_axis):
         super().__init__()
-        if int(kernel_size) % 2 != 1:
-            raise ValueError(f"kernel_size must be odd so that rotations keep the centre, got {kernel_size}")
-        if int(n_rotations) < 1:
-            raise ValueError(f"n_rotations must be a positive integer, got {n_rotations}")
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
-        self.n_rotations = int(n_rotations)
-        self.kernel_size = int(kernel_size)
-        self.weight = nn.Parameter(torch.empty(weight_shape))
+        self.n_rotations = check_int(n_rotations, "n_rotations")
+        # Odd, so that rotations keep the centre.
+        self.kernel_size = k = check_int(kernel_size, "kernel_size", odd=True)
+        orientations = (self.n_rotations,) if group_axis else ()
+        self.weight = nn.Parameter(torch.empty(self.out_channels, self.in_channels, *orientations, k, k))
         self.bias = nn.Parameter(torch.empty(self.out_channels))
         k2 = self.kernel_size ** 2
         self.register_buffer("resampling", torch.empty(_n_resampled(self.n_rotations), k2, k2))
@@ -170,8 +169,7 @@ class LiftingConv2d(_RotatedConv):
     """
 
     def __init__(self, in_channels, out_channels, n_rotations=4, kernel_size=5):
-        k = int(kernel_size)
-        super().__init__(in_channels, out_channels, n_rotations, k, (out_channels, in_channels, k, k))
+        super().__init__(in_channels, out_channels, n_rotations, kernel_size, group_axis=False)
 
     def forward(self, x):
         kernels = rotate_kernels(self.weight, self.n_rotations, self.resampling)  # (N, O, I, k, k)
@@ -195,8 +193,7 @@ class GroupConv2d(_RotatedConv):
     """
 
     def __init__(self, in_channels, out_channels, n_rotations=4, kernel_size=3):
-        k, n = int(kernel_size), int(n_rotations)
-        super().__init__(in_channels, out_channels, n, k, (out_channels, in_channels, n, k, k))
+        super().__init__(in_channels, out_channels, n_rotations, kernel_size, group_axis=True)
 
     def forward(self, x):
         n, k = self.n_rotations, self.kernel_size

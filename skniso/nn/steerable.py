@@ -25,6 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .._validation import check_int
 from .group_conv import even_pool
 
 __all__ = [
@@ -111,11 +112,9 @@ class SteerableConv3d(nn.Module):
 
     def __init__(self, in_mults, out_mults, kernel_size=5):
         super().__init__()
-        if int(kernel_size) % 2 != 1:
-            raise ValueError(f"kernel_size must be odd, got {kernel_size}")
         self.in_mults = tuple(int(m) for m in in_mults)
         self.out_mults = tuple(int(m) for m in out_mults)
-        self.kernel_size = int(kernel_size)
+        self.kernel_size = check_int(kernel_size, "kernel_size", odd=True)
         self.blocks = []  # (l_out, l_in, offset, n_basis) of each weight block
         offset = 0
         for l_out, m_out in enumerate(self.out_mults):

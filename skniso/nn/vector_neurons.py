@@ -16,6 +16,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .._validation import check_int
+
 __all__ = ["OrthNorm", "OrthNeuron", "OrthMLP", "GramReadout", "OrthNet"]
 
 # Regulariser of the reference code, used both in the norm and in the
@@ -109,8 +111,7 @@ class OrthMLP(nn.Module):
 
     def __init__(self, in_channels, width, n_layers):
         super().__init__()
-        if n_layers < 1:
-            raise ValueError(f"n_layers must be >= 1, got {n_layers}")
+        check_int(n_layers, "n_layers")
         layers = []
         channels = in_channels
         for _ in range(n_layers):

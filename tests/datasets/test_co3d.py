@@ -8,6 +8,8 @@ from scipy.spatial.transform import Rotation
 from skniso.datasets import load_co3d, make_pose_pairs, opencv_from_pytorch3d, pytorch3d_from_opencv
 from skniso.metrics import compose_trajectory
 
+from ..integer_rule import bad_integers, names_the_value
+
 
 def project_pytorch3d(points, R, T, focal, principal, size, isotropic=False):
     """PyTorch3D's own projection, written from its conventions: row vectors,
@@ -135,13 +137,21 @@ def test_loader_split_file(synthetic_co3d_root, tmp_path):
         (dict(top_fraction=0.0), ValueError, "top_fraction"),
         (dict(split="val"), ValueError, "split"),
         (dict(categories=["apple"]), FileNotFoundError, "apple"),
-        (dict(image_size=0), ValueError, "image_size"),
+        *[(dict(image_size=value), ValueError, names_the_value("image_size", value))
+          for value in bad_integers(8)],
+        *[(dict(max_frames=value), ValueError, names_the_value("max_frames", value))
+          for value in bad_integers(3, minimum=2)],
     ],
 )
 def test_loader_rejects_bad_arguments(synthetic_co3d_root, kwargs, error, message):
     kwargs = {"root": synthetic_co3d_root, **kwargs}
     with pytest.raises(error, match=message):
         load_co3d(**kwargs)
+
+
+def test_loader_accepts_numpy_integers_at_the_minimum(synthetic_co3d_root):
+    data = load_co3d(synthetic_co3d_root, top_fraction=1.0, image_size=np.int64(1), max_frames=np.int64(2))
+    assert {frames.shape for frames in data.images} == {(2, 3, 1, 1)}
 
 
 def test_loader_rejects_a_folder_without_annotations(tmp_path):
@@ -186,3 +196,12 @@ def test_pose_pairs_subsample_and_errors():
         make_pose_pairs(images, poses, frame_skips=(12,))
     with pytest.raises(ValueError, match="one \\(4, 4\\) pose per frame"):
         make_pose_pairs(images, [poses[0][:5]])
+
+
+@pytest.mark.parametrize("frame_skips", [(True,), (1.0,), (0, -1), ("1",), (), 1])
+def test_pose_pairs_frame_skips_follow_the_integer_rule(frame_skips):
+    images, poses = [np.zeros((4, 1, 2, 2), dtype=np.float32)], [np.tile(np.eye(4), (4, 1, 1))]
+    with pytest.raises(ValueError, match=names_the_value("frame_skips", frame_skips)):
+        make_pose_pairs(images, poses, frame_skips=frame_skips)
+    # The minimum, 0, as a numpy integer: the 3 neighbouring pairs.
+    assert len(make_pose_pairs(images, poses, frame_skips=np.array([0]))[0]) == 3

@@ -16,10 +16,13 @@ from skniso.datasets import (
     warp_homography,
 )
 from skniso.datasets._homography import (
+    _check_random_state,
     _warp_clamped_bilinear,
     sample_haar_coefficients,
     sl3_dvol,
 )
+
+from ..integer_rule import bad_integers, names_the_value
 
 
 @pytest.fixture(scope="module")
@@ -269,6 +272,28 @@ def test_random_homography_rejects_bad_input():
         transform(torch.zeros(1, 8, 8))
     with pytest.raises(TypeError, match="generator"):
         transform(torch.zeros(1, 1, 8, 8), generator="seed")
+    # Seeds are integers, numpy's too, of either sign; a bool or a float is no seed.
+    x = torch.rand(1, 1, 8, 8)
+    torch.testing.assert_close(transform(x, generator=np.int64(-3)), transform(x, generator=-3), rtol=0, atol=0)
+    for seed in (True, 3.0):
+        with pytest.raises(TypeError, match="generator"):
+            transform(x, generator=seed)
+
+
+def test_integer_seeds_follow_the_rule():
+    np.testing.assert_array_equal(_check_random_state(np.int64(0)).random(3), np.random.default_rng(0).random(3))
+    with pytest.raises(ValueError, match=names_the_value("random_state", -1)):
+        _check_random_state(-1)
+    for seed in (True, 3.0):
+        with pytest.raises(TypeError, match="random_state"):
+            _check_random_state(seed)
+
+
+@pytest.mark.parametrize("n", bad_integers(2, minimum=0))
+def test_sample_coefficients_n_follows_the_integer_rule(n):
+    with pytest.raises(ValueError, match=names_the_value("n", n)):
+        RandomHomography().sample_coefficients(n, generator=0)
+    assert RandomHomography().sample_coefficients(np.int64(0), generator=0).shape == (0, 8)
 
 
 # --------------------------------------------------------------------------

@@ -189,3 +189,11 @@ def test_pad_digits():
         pad_digits(np.zeros(5))
     with pytest.raises(TypeError, match="size"):
         pad_digits(images, size="big")
+    # Integers as one rule has them: numpy's count, down to the input size; bools and floats do not.
+    for size in (np.int64(28), (28, np.int64(28))):
+        assert pad_digits(images, size=size).shape == (2, 28, 28)
+    with pytest.raises(ValueError, match="smaller"):
+        pad_digits(images, size=(28, 27))
+    for size in (True, 40.0, (40.0, 40), (40, True), (40, 40, 40)):
+        with pytest.raises(TypeError, match="size must be an int or a pair of ints"):
+            pad_digits(images, size=size)

@@ -4,6 +4,8 @@ import pytest
 from skniso.datasets import SHAPE_CLASSES, make_conformal_shapes, make_shape_mesh
 from skniso.geometry import conformal_flow, signed_volume, spherical_face_orientation
 
+from ..integer_rule import bad_integers, names_the_value
+
 
 @pytest.mark.parametrize("name", SHAPE_CLASSES)
 def test_every_class_is_a_closed_outward_surface_that_flows_to_the_sphere(name):
@@ -66,3 +68,16 @@ def test_any_unit_sphere_mesh_can_be_deformed():
     vertices, faces = make_shape_mesh("peanut", sphere_mesh=sphere, random_state=0)
     assert vertices.shape == sphere[0].shape
     np.testing.assert_array_equal(faces, sphere[1])
+
+
+@pytest.mark.parametrize("name", ["n_shapes_per_class", "n_mobius"])
+@pytest.mark.parametrize("value", bad_integers(2))
+def test_integer_parameters_follow_the_rule(name, value):
+    with pytest.raises(ValueError, match=names_the_value(name, value)):
+        make_conformal_shapes(**{"n_shapes_per_class": 1, "n_mobius": 1, name: value})
+
+
+def test_numpy_integers_at_the_minimum_are_accepted():
+    X, y = make_conformal_shapes(np.int64(1), classes=("star",), n_mobius=np.int64(1), grid_shape=(4, 8),
+                                 subdivisions=1, n_eigenpairs=8, random_state=0)
+    assert X.shape == (2, 2, 16, 4, 8) and list(y) == ["star", "star"]

@@ -12,6 +12,8 @@ from skniso.datasets import (
 )
 from skniso.geometry import apply_mobius, equiangular_grid, random_mobius
 
+from ..integer_rule import bad_integers, names_the_value
+
 GRID = (48, 96)
 
 
@@ -56,6 +58,11 @@ def test_random_mobius_transform_is_seeded_and_pickles():
         RandomMobius(-1)
     with pytest.raises(ValueError, match=r"\(n, C, H, W\)"):
         transform(torch.zeros(2, 8, 16))
+    # An integer seed, numpy's too; a bool or a float is no seed.
+    np.testing.assert_array_equal(transform.sample_matrices(2, np.int64(3)), transform.sample_matrices(2, 3))
+    for seed in (True, 3.0):
+        with pytest.raises(TypeError):
+            transform.sample_matrices(2, seed)
 
 
 def test_normalisation_maps_to_the_unit_interval_with_given_statistics():
@@ -115,3 +122,28 @@ def test_normalisation_weights_rows_by_area():
     maps = np.broadcast_to(cos_theta[:, None], (1, 1, height, 4))
     _, (mean, _) = normalize_spherical_maps(maps)
     np.testing.assert_allclose(mean, 0.5, atol=1e-3)
+
+
+_DIGITS = (np.zeros((4, 8, 8)), np.arange(4))
+INTEGER_PARAMETERS = {
+    "n_pairs_per_shape": lambda value: draw_conformal_pairs(np.zeros((2, 3, 1, 2, 2)), value),
+    "n_samples": lambda value: make_spherical_mnist_pairs(*_DIGITS, n_samples=value, grid_shape=(2, 4)),
+    "grid_shape": lambda value: make_spherical_mnist_pairs(*_DIGITS, grid_shape=value),
+}
+
+
+@pytest.mark.parametrize("name, value", [
+    *[("n_pairs_per_shape", value) for value in bad_integers(2)],
+    *[("n_samples", value) for value in bad_integers(2, maximum=4)],
+    ("grid_shape", (True, 4)), ("grid_shape", (4.0, 4)), ("grid_shape", (1, 4)), ("grid_shape", (4, 4, 4)),
+])
+def test_integer_parameters_follow_the_rule(name, value):
+    with pytest.raises(ValueError, match=names_the_value(name, value)):
+        INTEGER_PARAMETERS[name](value)
+
+
+@pytest.mark.parametrize("name, value", [
+    ("n_pairs_per_shape", np.int64(1)), ("n_samples", np.int64(1)), ("grid_shape", (np.int64(2), np.int64(2))),
+])
+def test_numpy_integers_at_the_minimum_are_accepted(name, value):
+    assert len(INTEGER_PARAMETERS[name](value)[0]) >= 1

@@ -2,7 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from skniso.datasets import make_circular_shifts, make_circular_shifts_1d
+from skniso.datasets import CircularShift, make_circular_shifts, make_circular_shifts_1d
+
+from ..integer_rule import bad_integers, names_the_value
 
 
 def test_circular_shifts_2d_shapes_and_roll():
@@ -87,3 +89,34 @@ def test_circular_shifts_bad_input():
         make_circular_shifts(2, random_state="zero")
     with pytest.raises(ValueError, match="length"):
         make_circular_shifts_1d(2, length=0)
+
+
+@pytest.mark.parametrize("value", bad_integers(1, minimum=0))
+def test_max_shift_follows_the_integer_rule(value):
+    with pytest.raises(ValueError, match=names_the_value("max_shift", value)):
+        make_circular_shifts(2, max_shift=value)
+    with pytest.raises(ValueError, match=names_the_value("max_shift", value)):
+        CircularShift(max_shift=value)(torch.zeros(2, 1, 4, 4))
+    # The minimum, 0, as a numpy integer: no shift at all.
+    X = make_circular_shifts(2, max_shift=np.int64(0), random_state=0)
+    np.testing.assert_array_equal(X[:, 0], X[:, 1])
+    x = torch.randn(2, 1, 4, 4)
+    assert torch.equal(CircularShift(max_shift=np.int64(0))(x), x)
+
+
+@pytest.mark.parametrize("value", bad_integers(1, maximum=2))
+def test_circular_shift_n_axes_follows_the_integer_rule(value):
+    x = torch.randn(2, 1, 4, 4)
+    with pytest.raises(ValueError, match=names_the_value("n_axes", value)):
+        CircularShift(n_axes=value)(x)
+    # The minimum, 1, as a numpy integer: the rows stay rows.
+    rolled = CircularShift(n_axes=np.int64(1))(x)
+    assert torch.equal(rolled.sort(dim=-1).values, x.sort(dim=-1).values)
+
+
+def test_circular_shift_seeds_are_integers():
+    x = torch.randn(4, 1, 6, 6)
+    assert torch.equal(CircularShift()(x, np.int64(3)), CircularShift()(x, 3))
+    for seed in (True, 3.0):
+        with pytest.raises(TypeError):
+            CircularShift()(x, seed)

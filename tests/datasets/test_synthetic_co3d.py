@@ -6,6 +6,8 @@ import pytest
 
 from skniso.datasets import load_co3d, make_synthetic_co3d
 
+from ..integer_rule import bad_integers, names_the_value
+
 
 def read(path):
     with gzip.open(path, "rt") as handle:
@@ -51,10 +53,13 @@ def test_frames_differ_and_seed_reproduces(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(n_frames=1), "n_frames"),
-        (dict(n_sequences=0), "n_sequences"),
+        *[(dict(n_sequences=value), names_the_value("n_sequences", value))
+          for value in bad_integers(2)],
+        *[(dict(n_frames=value), names_the_value("n_frames", value))
+          for value in bad_integers(3, minimum=2)],
         (dict(trajectory="spiral"), "trajectory"),
-        (dict(image_size=(0, 4)), "image_size"),
+        *[(dict(image_size=value), names_the_value("image_size", value))
+          for value in ((0, 4), (True, 4), (4.0, 4), (4, 4, 4), 4)],
         (dict(field_of_view=200), "field_of_view"),
         (dict(degrees_per_frame=(5, 1)), "degrees_per_frame"),
     ],
@@ -62,6 +67,12 @@ def test_frames_differ_and_seed_reproduces(tmp_path):
 def test_rejects_bad_arguments(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
         make_synthetic_co3d(tmp_path, **kwargs)
+
+
+def test_numpy_integers_at_the_minimum_are_accepted(tmp_path):
+    root = make_synthetic_co3d(tmp_path, n_sequences=np.int64(1), n_frames=np.int64(2),
+                               image_size=(np.int64(1), np.int64(1)), random_state=0)
+    assert [frames.shape for frames in load_co3d(root, image_size=1, top_fraction=1.0).images] == [(2, 3, 1, 1)]
 
 
 def test_orbit_speed_follows_degrees_per_frame(tmp_path):

@@ -4,6 +4,8 @@ import pytest
 from skniso.datasets import TETRIS3D_NAMES, TETRIS3D_SHAPES, make_tetris3d, make_tetris3d_pairs
 from skniso.datasets._tetris import random_rotations, render_blocks
 
+from ..integer_rule import bad_integers, names_the_value
+
 
 def _canonical(blocks):
     """Block set up to translation, as a sorted tuple of integer positions."""
@@ -137,8 +139,9 @@ def test_triplets_apply_the_same_rotation_twice(n_views):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(n_samples_per_class=0), "n_samples_per_class"),
-        (dict(grid_size=2), "grid_size"),
+        *[(dict(n_samples_per_class=value), names_the_value("n_samples_per_class", value))
+          for value in bad_integers(2)],
+        *[(dict(grid_size=value), names_the_value("grid_size", value)) for value in bad_integers(8, minimum=4)],
         (dict(block_size=0), "block_size"),
         (dict(max_shift=-1), "max_shift"),
         (dict(sigma=0), "sigma"),
@@ -147,3 +150,19 @@ def test_triplets_apply_the_same_rotation_twice(n_views):
 def test_bad_parameters_are_rejected(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_tetris3d(**kwargs)
+
+
+def test_numpy_integers_at_the_minimum_are_accepted():
+    X, y = make_tetris3d(n_samples_per_class=np.int64(1), grid_size=np.int64(4))
+    assert X.shape == (8, 1, 4, 4, 4) and y.shape == (8,)
+    X, _ = make_tetris3d_pairs(np.int64(1), n_views=np.int64(2), grid_size=np.int64(4), random_state=0)
+    assert X.shape == (1, 2, 1, 4, 4, 4)
+
+
+@pytest.mark.parametrize("name, value", [
+    *[("n_pairs", value) for value in bad_integers(2)],
+    *[("n_views", value) for value in bad_integers(2, minimum=2, maximum=3)],
+])
+def test_pair_integers_follow_the_rule(name, value):
+    with pytest.raises(ValueError, match=names_the_value(name, value)):
+        make_tetris3d_pairs(**{"n_pairs": 2, "grid_size": 4, name: value})

@@ -3,6 +3,7 @@ import pytest
 
 from skniso.geometry import conformal_flow, spherical_face_orientation
 
+from ..integer_rule import bad_integers, names_the_value
 from .conftest import bumpy_blob
 
 
@@ -44,5 +45,10 @@ def test_flow_is_roughly_conformal(blob):
 def test_flow_rejects_bad_parameters(blob):
     with pytest.raises(ValueError, match="step_size"):
         conformal_flow(*blob, step_size=0)
-    with pytest.raises(ValueError, match="max_steps"):
-        conformal_flow(*blob, max_steps=0)
+
+
+@pytest.mark.parametrize("max_steps", bad_integers(5))
+def test_max_steps_follows_the_integer_rule(blob, max_steps):
+    with pytest.raises(ValueError, match=names_the_value("max_steps", max_steps)):
+        conformal_flow(*blob, max_steps=max_steps)
+    assert conformal_flow(*blob, max_steps=np.int64(1), return_info=True)[1]["n_steps"] == 1

@@ -3,6 +3,7 @@ import pytest
 
 from skniso.geometry import spherical_hks_maps
 
+from ..integer_rule import bad_integers, names_the_value
 from .conftest import bumpy_blob
 
 
@@ -30,3 +31,21 @@ def test_given_embedding_must_match_the_mesh():
     vertices, faces = bumpy_blob(subdivisions=1)
     with pytest.raises(ValueError, match="sphere_vertices must have"):
         spherical_hks_maps(vertices, faces, sphere_vertices=vertices[:5])
+
+
+@pytest.mark.parametrize("name, value", [
+    *[("n_mobius", value) for value in bad_integers(2, minimum=0)],
+    *[("n_eigenpairs", value) for value in bad_integers(8)],
+    ("grid_shape", (True, 8)), ("grid_shape", (4.0, 8)), ("grid_shape", (1, 8)), ("grid_shape", (4, 8, 2)),
+])
+def test_integer_parameters_follow_the_rule(name, value):
+    vertices, faces = bumpy_blob(subdivisions=1)
+    with pytest.raises(ValueError, match=names_the_value(name, value)):
+        spherical_hks_maps(vertices, faces, **{name: value})
+
+
+def test_numpy_integers_at_the_minimum_are_accepted():
+    vertices, faces = bumpy_blob(subdivisions=1)
+    maps, _, _ = spherical_hks_maps(vertices, faces, n_mobius=np.int64(0), n_eigenpairs=np.int64(1),
+                                    grid_shape=(np.int64(2), np.int64(2)))
+    assert maps.shape == (1, 16, 2, 2)

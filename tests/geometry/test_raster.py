@@ -3,6 +3,8 @@ import pytest
 
 from skniso.geometry import apply_mobius, equiangular_grid, icosphere, random_mobius, rasterize_sphere
 
+from ..integer_rule import names_the_value
+
 
 def test_grid_matches_the_reference_convention():
     grid = equiangular_grid((5, 9))
@@ -45,3 +47,10 @@ def test_strong_mobius_maps_stretching_triangles_are_still_located():
     # Grossly stretched flat triangles interpolate poorly, but every direction
     # finds its own triangle (no clipped fallback: errors stay bounded).
     np.testing.assert_allclose(image, pulled_back[..., 2], atol=0.05)
+
+
+@pytest.mark.parametrize("shape", [(True, 4), (4.0, 4), (1, 4), (4, 1), (4, 4, 4), 4])
+def test_grid_shape_follows_the_integer_rule(shape):
+    with pytest.raises(ValueError, match=names_the_value("shape", shape)):
+        equiangular_grid(shape)
+    assert equiangular_grid((np.int64(2), np.int64(2))).shape == (2, 2, 3)

@@ -11,6 +11,8 @@ from skniso.geometry import (
     vertex_areas,
 )
 
+from ..integer_rule import bad_integers, names_the_value
+
 
 def test_cotangent_laplacian_matches_potpourri3d(blob):
     pp3d = pytest.importorskip("potpourri3d")
@@ -74,5 +76,11 @@ def test_bad_meshes_and_parameters_are_rejected():
         laplacian_and_mass(vertices, faces + 100)
     with pytest.raises(ValueError, match="method must be"):
         laplacian_and_mass(vertices, faces, method="fem")
-    with pytest.raises(ValueError, match="n_eigenpairs must be"):
-        laplacian_eigenpairs(vertices, faces, n_eigenpairs=len(vertices))
+
+
+@pytest.mark.parametrize("n_eigenpairs", bad_integers(8, maximum=41))
+def test_n_eigenpairs_follows_the_integer_rule(n_eigenpairs):
+    vertices, faces = icosphere(1)  # 42 vertices: at most 41 eigenpairs
+    with pytest.raises(ValueError, match=names_the_value("n_eigenpairs", n_eigenpairs)):
+        laplacian_eigenpairs(vertices, faces, n_eigenpairs=n_eigenpairs)
+    assert laplacian_eigenpairs(vertices, faces, n_eigenpairs=np.int64(1))[0].shape == (1,)

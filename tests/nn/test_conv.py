@@ -1,11 +1,14 @@
 """Tests for the residual convolutional encoder and decoder."""
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from skniso.nn import ConvDecoder, ConvEncoder, ResBlock, build_module, check_grid_divisible
+
+from ..integer_rule import bad_integers, names_the_value
 
 SMALL = dict(channels=(4, 6), blocks_per_level=(1, 2))
 
@@ -59,20 +62,33 @@ def test_encoder_rejects_bad_inputs():
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    "kwargs, message",
     [
-        dict(spatial_dims=4),
-        dict(channels=(4, 6), blocks_per_level=(1,)),
-        dict(channels=(), blocks_per_level=()),
-        dict(channels=(4, 6), blocks_per_level=(1, 0)),
+        (dict(channels=(4, 6), blocks_per_level=(1,)), "same length"),
+        *[(dict(spatial_dims=value), names_the_value("spatial_dims", value)) for value in bad_integers(2, maximum=3)],
+        *[(dict(channels=value, blocks_per_level=(1, 1)), names_the_value("channels", value))
+          for value in [(), (4, 0), (4, True), (4.0, 6), 4]],
+        *[(dict(blocks_per_level=value), names_the_value("blocks_per_level", value))
+          for value in [(1, 0), (1, True), (1.0, 2)]],
     ],
 )
-def test_invalid_configurations(kwargs):
+def test_invalid_configurations(kwargs, message):
     config = dict(SMALL, **kwargs)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=message):
         ConvEncoder(1, 2, **config)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=message):
         ConvDecoder(2, 1, **config)
+    if "spatial_dims" in kwargs:
+        with pytest.raises(ValueError, match=message):
+            ResBlock(2, 2, spatial_dims=kwargs["spatial_dims"])
+
+
+def test_numpy_integers_at_the_minimum_are_accepted():
+    one = np.int64(1)
+    encoder = _seeded(lambda: ConvEncoder(1, 2, channels=(one,), blocks_per_level=(one,), spatial_dims=one))
+    decoder = _seeded(lambda: ConvDecoder(2, 1, channels=(one,), blocks_per_level=(one,), spatial_dims=one))
+    assert decoder(encoder(torch.randn(2, 1, 6))).shape == (2, 1, 6)
+    assert _seeded(lambda: ResBlock(1, 1, spatial_dims=one))(torch.randn(2, 1, 6)).shape == (2, 1, 6)
 
 
 def test_encoder_structure_follows_reference():

@@ -14,6 +14,8 @@ from skniso.nn.group_conv import (
 )
 from skniso.nn.init import build_module
 
+from ..integer_rule import bad_integers, names_the_value
+
 
 def _build(factory, seed=0):
     return build_module(factory, torch.Generator().manual_seed(seed)).eval()
@@ -107,3 +109,20 @@ def test_even_pool_halves_even_grids_and_skips_odd_ones():
     assert even_pool(x, 2, "max").shape == (2, 3, 2, 2)
     odd = torch.zeros(1, 2, 5, 5)
     assert even_pool(odd, 2, "max") is odd
+
+
+@pytest.mark.parametrize("layer", [LiftingConv2d, GroupConv2d])
+@pytest.mark.parametrize("name, value", [
+    *[("n_rotations", value) for value in bad_integers(4)],
+    *[("kernel_size", value) for value in [*bad_integers(3), 4, -1]],
+])
+def test_integer_parameters_follow_the_rule(layer, name, value):
+    with pytest.raises(ValueError, match=names_the_value(name, value)):
+        layer(2, 3, **{name: value})
+
+
+@pytest.mark.parametrize("layer", [LiftingConv2d, GroupConv2d])
+def test_numpy_integers_at_the_minimum_are_accepted(layer):
+    conv = _build(lambda: layer(2, 3, n_rotations=np.int64(1), kernel_size=np.int64(1)))
+    x = torch.randn(1, 2, 5, 5) if layer is LiftingConv2d else torch.randn(1, 2, 1, 5, 5)
+    assert conv(x).shape == (1, 3, 1, 5, 5)

@@ -10,6 +10,8 @@ from skniso.datasets._tetris import TETRIS3D_SHAPES, random_rotations, render_bl
 from skniso.nn.init import build_module  # noqa: E402
 from skniso.nn.steerable import SteerableCNN, SteerableConv3d, gaussian_pool, steerable_basis  # noqa: E402
 
+from ..integer_rule import bad_integers, names_the_value  # noqa: E402
+
 # torch.rot90(x, 1, dims=(2, 3)) on (B, C, D, H, W) moves the voxel at centred
 # coordinates (d, h, w) to (-h, d, w): the rotation below, on (x, y, z) = (D, H, W).
 QUARTER_DH = torch.tensor([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], dtype=torch.float64)
@@ -113,3 +115,11 @@ def test_gaussian_pool_commutes_with_quarter_turns_and_skips_odd_grids():
     torch.testing.assert_close(pooled.mean(), x.mean(), atol=0.05, rtol=0)  # a normalised low-pass
     odd = torch.zeros(1, 1, 5, 5, 5)
     assert gaussian_pool(odd) is odd
+
+
+@pytest.mark.parametrize("kernel_size", [*bad_integers(3), 4, -1])
+def test_kernel_size_follows_the_integer_rule(kernel_size):
+    with pytest.raises(ValueError, match=names_the_value("kernel_size", kernel_size)):
+        SteerableConv3d((1,), (1,), kernel_size)
+    conv = _build(lambda: SteerableConv3d((1,), (1,), np.int64(1)))
+    assert conv.kernel_size == 1 and conv(torch.randn(1, 1, 3, 3, 3)).shape == (1, 1, 3, 3, 3)

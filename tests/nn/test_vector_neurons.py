@@ -1,5 +1,6 @@
 """Tests for the O(K)-equivariant / invariant vector-neuron layers."""
 
+import numpy as np
 import pytest
 import torch
 from torch.nn import functional as F
@@ -12,6 +13,8 @@ from skniso.nn import (
     OrthNorm,
     build_module,
 )
+
+from ..integer_rule import bad_integers, names_the_value
 
 K, C = 12, 5
 DTYPE = torch.float64
@@ -180,6 +183,8 @@ def test_build_module_is_seeded(factory):
         assert not a.is_meta and torch.isfinite(a).all() and torch.equal(a, b)
 
 
-def test_invalid_depth():
-    with pytest.raises(ValueError):
-        OrthMLP(C, 4, n_layers=0)
+@pytest.mark.parametrize("n_layers", bad_integers(2))
+def test_depth_follows_the_integer_rule(n_layers):
+    with pytest.raises(ValueError, match=names_the_value("n_layers", n_layers)):
+        OrthMLP(C, 4, n_layers=n_layers)
+    assert len(OrthMLP(C, 4, n_layers=np.int64(1)).layers) == 2
