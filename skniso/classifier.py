@@ -12,7 +12,7 @@ from ._classification import LogitOutputsMixin, encode_class_labels
 from ._validation import TRAINING_PARAMETER_CONSTRAINTS, check_finite_output, positive_int
 from .nn.init import build_module
 from .nn.vector_neurons import OrthNet
-from .training import TRAINING_PARAMETERS_DOC, TrainedModuleMixin
+from .training import TrainedModuleMixin
 from .transformer import DEFAULT_N_COMPONENTS
 from .utils import flatten_samples, torch_generator
 
@@ -296,7 +296,3 @@ class EquivariantClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMix
                 outputs.append(logits.cpu())
         return torch.cat(outputs).numpy() if outputs else np.empty((0, len(self.classes_)))
 
-
-EquivariantClassifier.__doc__ = EquivariantClassifier.__doc__.replace(
-    "%(training_parameters)s", TRAINING_PARAMETERS_DOC
-)

@@ -77,6 +77,7 @@ class FineTunedClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMixin
         Seeds the head, the batches and ``augment``, and the pre-training when
         the transformer's own ``random_state`` is None.
     verbose : int, default=0
+    %(training_parameters)s
 
     Attributes
     ----------
@@ -129,6 +130,18 @@ class FineTunedClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMixin
         device="auto",
         random_state=None,
         verbose=0,
+        validation_fraction=None,
+        n_iter_no_change=10,
+        tol=1e-4,
+        validation_interval=100,
+        grad_clip_norm=None,
+        warm_start=False,
+        checkpoint_path=None,
+        checkpoint_interval=500,
+        on_divergence="raise",
+        precision="32",
+        compile=False,
+        max_time=None,
     ):
         self.transformer = transformer
         self.prefit = prefit
@@ -148,6 +161,18 @@ class FineTunedClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMixin
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.validation_interval = validation_interval
+        self.grad_clip_norm = grad_clip_norm
+        self.warm_start = warm_start
+        self.checkpoint_path = checkpoint_path
+        self.checkpoint_interval = checkpoint_interval
+        self.on_divergence = on_divergence
+        self.precision = precision
+        self.compile = compile
+        self.max_time = max_time
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -172,6 +197,9 @@ class FineTunedClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMixin
     def fit(self, X, y):
         """Pre-train (unless ``prefit``), then fine-tune encoder and head jointly.
 
+        With ``warm_start=True`` a fitted classifier continues its fine-tuning
+        run (no new pre-training) on data of the fitted layout and classes.
+
         Parameters
         ----------
         X : array-like
@@ -185,29 +213,41 @@ class FineTunedClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMixin
         """
         with self._atomic_fit():
             X_flat, shape = flatten_samples(X)
-            X_flat, y = validate_data(self, X_flat, y, dtype=np.float32)
+            continuing = self._continues_run(partial=False)
+            X_flat, y = validate_data(self, X_flat, y, dtype=np.float32, reset=not continuing)
             X = X_flat.reshape(X_flat.shape[0], *shape[1:]) if len(shape) > 2 else X_flat
-            classes, targets = encode_class_labels(y, type(self).__name__)
-            transformer = self._pretrained(X)
-            observations = transformer._inference_views(X)[:, 0]
-            latents = transformer.transform(observations).reshape(
-                len(observations), *transformer.latent_shape_
+            classes, targets = encode_class_labels(
+                y, type(self).__name__, self.classes_ if continuing else None
             )
-            scale = np.sqrt(np.mean(latents.astype(np.float64) ** 2, axis=(0, 1)))
-            scale = np.where(scale > 1e-12, scale, 1.0).astype(np.float32)
+            if continuing:  # no new pre-training: the run goes on with the fitted parts
+                transformer, scale = self.transformer_, self.scale_
+                observations = transformer._inference_views(X)[:, 0]
+            else:
+                transformer = self._pretrained(X)
+                observations = transformer._inference_views(X)[:, 0]
+                latents = transformer.transform(observations).reshape(
+                    len(observations), *transformer.latent_shape_
+                )
+                scale = np.sqrt(np.mean(latents.astype(np.float64) ** 2, axis=(0, 1)))
+                scale = np.where(scale > 1e-12, scale, 1.0).astype(np.float32)
 
             device = self._fit_device()
             generator = torch_generator(self.random_state)
-            head = build_module(
-                lambda: OrthNet(latents.shape[2], len(classes), width=self.width,
-                                n_layers=self.n_layers, gram_channels=self.gram_channels,
-                                readout_width=self.readout_width),
-                generator, device,
-            )
-            model = copy.deepcopy(transformer.model_).to(device)
-            module = _EncoderWithHead(model, head, torch.from_numpy(scale).to(device))
+            layout = {"observation_shape": observations.shape[1:], "classes": len(classes)}
+
+            def build():
+                head = build_module(
+                    lambda: OrthNet(transformer.latent_shape_[1], len(classes), width=self.width,
+                                    n_layers=self.n_layers, gram_channels=self.gram_channels,
+                                    readout_width=self.readout_width),
+                    generator, device,
+                )
+                model = copy.deepcopy(transformer.model_).to(device)
+                return _EncoderWithHead(model, head, torch.from_numpy(scale).to(device))
+
+            module = self._start_module(build, layout, device)
             data = (torch.from_numpy(np.ascontiguousarray(observations)), targets)
-            history = self._train(module, data, observations.shape[0], generator)
+            history = self._train(module, data, observations.shape[0], generator, layout=layout)
 
             self.transformer_ = transformer
             self.module_ = module

@@ -218,6 +218,7 @@ class PoseRegressor(TrainedModuleMixin, RegressorMixin, BaseEstimator):
     device : str, default="auto"
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
+    %(training_parameters)s
 
     Attributes
     ----------
@@ -236,7 +237,9 @@ class PoseRegressor(TrainedModuleMixin, RegressorMixin, BaseEstimator):
     ``fit`` takes ``groups`` (the sequence of each pair) like grouped
     cross-validation.  In a :class:`~sklearn.pipeline.Pipeline`, pass it as
     ``pose__groups=...``, or enable metadata routing and call
-    ``PoseRegressor().set_fit_request(groups=True)``.
+    ``PoseRegressor().set_fit_request(groups=True)``.  The training loop
+    samples sequences, so ``validation_fraction`` holds out whole sequences,
+    and ``warm_start`` keeps the fitted input standardisation.
     """
 
     _module_attributes = ("module_",)
@@ -267,6 +270,18 @@ class PoseRegressor(TrainedModuleMixin, RegressorMixin, BaseEstimator):
         device="auto",
         random_state=None,
         verbose=0,
+        validation_fraction=None,
+        n_iter_no_change=10,
+        tol=1e-4,
+        validation_interval=100,
+        grad_clip_norm=None,
+        warm_start=False,
+        checkpoint_path=None,
+        checkpoint_interval=500,
+        on_divergence="raise",
+        precision="32",
+        compile=False,
+        max_time=None,
     ):
         self.width = width
         self.n_layers = n_layers
@@ -282,6 +297,18 @@ class PoseRegressor(TrainedModuleMixin, RegressorMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.validation_interval = validation_interval
+        self.grad_clip_norm = grad_clip_norm
+        self.warm_start = warm_start
+        self.checkpoint_path = checkpoint_path
+        self.checkpoint_interval = checkpoint_interval
+        self.on_divergence = on_divergence
+        self.precision = precision
+        self.compile = compile
+        self.max_time = max_time
 
     def _new_module(self, n_features):
         """The network from ``n_features`` inputs to 9 pose values (a hook for subclasses)."""
@@ -309,7 +336,8 @@ class PoseRegressor(TrainedModuleMixin, RegressorMixin, BaseEstimator):
             if y is None:
                 raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
             X_flat, _ = flatten_samples(X)
-            X_flat = validate_data(self, X_flat, dtype=np.float32)
+            continuing = self._continues_run(partial=False)
+            X_flat = validate_data(self, X_flat, dtype=np.float32, reset=not continuing)
             poses = _as_poses(y, X_flat.shape[0])
             if groups is None:
                 group_ids = np.arange(X_flat.shape[0])
@@ -318,7 +346,9 @@ class PoseRegressor(TrainedModuleMixin, RegressorMixin, BaseEstimator):
                 if groups.shape != (X_flat.shape[0],):
                     raise ValueError(f"groups must have shape ({X_flat.shape[0]},), got {groups.shape}")
                 _, group_ids = np.unique(groups, return_inverse=True)
-            if self.standardize:
+            if continuing:  # the network was trained on this standardisation
+                mean, scale = self.mean_, self.scale_
+            elif self.standardize:
                 mean = X_flat.mean(axis=0)
                 scale = X_flat.std(axis=0)
                 scale = np.where(scale > 1e-8, scale, 1.0).astype(np.float32)
@@ -330,7 +360,11 @@ class PoseRegressor(TrainedModuleMixin, RegressorMixin, BaseEstimator):
             starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
             device = self._fit_device()
             generator = torch_generator(self.random_state)
-            module = build_module(lambda: self._new_module(X_flat.shape[1]), generator, device)
+            layout = {"n_features": X_flat.shape[1]}
+            module = self._start_module(
+                lambda: build_module(lambda: self._new_module(X_flat.shape[1]), generator, device),
+                layout, device,
+            )
             data = (
                 torch.from_numpy((X_flat - mean) / scale),
                 torch.from_numpy(poses.astype(np.float32)),
@@ -338,7 +372,7 @@ class PoseRegressor(TrainedModuleMixin, RegressorMixin, BaseEstimator):
                 torch.from_numpy(starts),
                 torch.from_numpy(counts),
             )
-            history = self._train(module, data, len(counts), generator)
+            history = self._train(module, data, len(counts), generator, layout=layout)
             self.module_ = module
             self.mean_, self.scale_ = mean, scale
             self.n_groups_ = len(counts)

@@ -61,6 +61,18 @@ _RUN_CONTROL_PARAMETERS = frozenset({
     "device", "compile", "on_divergence", "n_iter_no_change", "max_time",
 })
 
+# The loop's parameters beyond max_steps, batch_size, lr, weight_decay, warmup_steps,
+# device, random_state and verbose, in the order every estimator takes them.
+_LOOP_PARAMETERS = (
+    "validation_fraction", "n_iter_no_change", "tol", "validation_interval", "grad_clip_norm",
+    "warm_start", "checkpoint_path", "checkpoint_interval", "on_divergence", "precision",
+    "compile", "max_time",
+)
+
+# An estimator documents the parameters of _LOOP_PARAMETERS with this line in its
+# docstring's Parameters section; TrainedModuleMixin puts TRAINING_PARAMETERS_DOC there.
+_TRAINING_PARAMETERS_PLACEHOLDER = "%(training_parameters)s"
+
 TRAINING_PARAMETERS_DOC = """\
 validation_fraction : float in (0, 1) or None, default=None
         Hold out this fraction of the training samples; their loss is evaluated
@@ -248,14 +260,25 @@ class TrainedModuleMixin:
 
     Subclasses declare the names of their fitted ``nn.Module`` attributes in
     ``_module_attributes`` (the first one is the module that is trained) so that
-    pickling can move them to the CPU.  The loop does not check the training
-    parameters itself: subclasses merge
+    pickling can move them to the CPU.  They take every training parameter as
+    a keyword of ``__init__`` (max_steps, batch_size, lr, weight_decay,
+    warmup_steps, device, random_state, verbose, then the loop's options in the
+    order of :data:`TRAINING_PARAMETERS_DOC`), and document the loop's options
+    with the line ``%(training_parameters)s`` in their docstring, which is
+    replaced by that block when the class is created.
+
+    The loop does not check the training parameters itself: subclasses merge
     :data:`skniso._validation.TRAINING_PARAMETER_CONSTRAINTS` into their
     ``_parameter_constraints`` and validate them when fitting starts
     (``_fit_context``; ``partial_fit`` calls ``_validate_params`` every time).
     """
 
     _module_attributes = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__doc__ and _TRAINING_PARAMETERS_PLACEHOLDER in cls.__doc__:
+            cls.__doc__ = cls.__doc__.replace(_TRAINING_PARAMETERS_PLACEHOLDER, TRAINING_PARAMETERS_DOC)
 
     # -- hooks ---------------------------------------------------------------
     def _configure_optimizer(self, module):
@@ -293,20 +316,18 @@ class TrainedModuleMixin:
 
     # -- parameters ----------------------------------------------------------
     def _training_options(self):
-        """The training parameters, with defaults for estimators that lack some."""
-        defaults = {
-            "validation_fraction": None, "n_iter_no_change": 10, "tol": 1e-4,
-            "validation_interval": 100, "grad_clip_norm": None, "warm_start": False,
-            "checkpoint_path": None, "checkpoint_interval": 500, "on_divergence": "raise",
-            "precision": "32", "compile": False, "max_time": None,
-        }
-        return {name: getattr(self, name, default) for name, default in defaults.items()}
+        """The loop's parameters (those of :data:`TRAINING_PARAMETERS_DOC`) by name.
+
+        Every estimator takes them all; models pickled before an estimator took
+        some get their defaults from ``__setstate__``.
+        """
+        return {name: getattr(self, name) for name in _LOOP_PARAMETERS}
 
     # -- starting or continuing a run -----------------------------------------
     def _continues_run(self, partial):
         """Whether this fit continues the fitted run (``partial_fit`` or ``warm_start``)."""
         fitted = getattr(self, self._module_attributes[0], None)
-        return fitted is not None and (partial or self._training_options()["warm_start"])
+        return fitted is not None and (partial or self.warm_start)
 
     def _start_module(self, build, layout, device, *, partial=False):
         """The module to train: the fitted one when continuing a run, else ``build()``.

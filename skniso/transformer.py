@@ -26,7 +26,7 @@ from .core.procrustes import eigenvalue_mask, least_squares_map, solve_isometry
 from .metrics import equivariance_error
 from .nn.conv import ConvDecoder, ConvEncoder, check_grid_divisible
 from .nn.init import build_module
-from .training import TRAINING_PARAMETERS_DOC, TrainedModuleMixin
+from .training import TrainedModuleMixin
 from .utils import flatten_samples, torch_generator
 
 __all__ = ["NeuralIsometryTransformer", "DEFAULT_N_COMPONENTS"]
@@ -733,7 +733,3 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         k, c = self.latent_shape_
         return np.asarray([f"k{i}_c{j}" for i in range(k) for j in range(c)], dtype=object)
 
-
-NeuralIsometryTransformer.__doc__ = NeuralIsometryTransformer.__doc__.replace(
-    "%(training_parameters)s", TRAINING_PARAMETERS_DOC
-)

@@ -2,10 +2,12 @@
 checkpoints, divergence, interruption, precision, compile and seeding.
 
 Most tests use a tiny EquivariantClassifier (milliseconds per step); the
-behaviour lives in TrainedModuleMixin, so both estimators share it, and the
-transformer is exercised where its own hooks matter.
+behaviour lives in TrainedModuleMixin, so every estimator shares it, and the
+others (the transformer, the baselines, the fine-tuned and pose heads) are
+exercised where their own hooks and data layouts matter.
 """
 
+import inspect
 import pickle
 import warnings
 
@@ -13,8 +15,15 @@ import numpy as np
 import pytest
 import torch
 
-from skniso import EquivariantClassifier, NeuralIsometryTransformer
-from skniso.training import DivergenceError, DivergenceWarning, TrainingInterruptedWarning
+from skniso import EquivariantClassifier, FineTunedClassifier, NeuralIsometryTransformer, PoseRegressor
+from skniso.baselines import AugmentedMLPClassifier, CNNClassifier
+from skniso.training import (
+    TRAINING_PARAMETERS_DOC,
+    DivergenceError,
+    DivergenceWarning,
+    TrainedModuleMixin,
+    TrainingInterruptedWarning,
+)
 
 from .conftest import tiny_conv_params
 
@@ -412,6 +421,157 @@ def test_pickles_without_the_new_parameters_load_with_defaults(norm_task):
         warnings.simplefilter("error")
         old.__setstate__(state)
     assert old.precision == "32" and old.compile is False and old.warm_start is False
+    np.testing.assert_array_equal(old.predict(X), clf.predict(X))
+
+
+# -- every estimator: the same parameters, honoured by each one's data layout ----------
+def trained_estimator_classes():
+    """Every skniso estimator on the training loop (the classes with an ``__init__`` of their own).
+
+    Importing ``skniso`` and ``skniso.baselines`` (above) defined them all.
+    """
+    found, pending = [], [TrainedModuleMixin]
+    while pending:
+        for sub in pending.pop().__subclasses__():
+            pending.append(sub)
+            if sub.__module__.startswith("skniso.") and "__init__" in vars(sub):
+                found.append(sub)
+    return sorted(found, key=lambda cls: cls.__name__)
+
+
+def test_every_trained_estimator_takes_and_documents_the_training_parameters():
+    classes = trained_estimator_classes()
+    assert {"CNNClassifier", "CNNClassifier3D", "GroupCNNClassifier", "SteerableCNNClassifier",
+            "AugmentedMLPClassifier", "PoseRegressor", "FineTunedClassifier",
+            "NeuralIsometryTransformer", "EquivariantClassifier"} <= {c.__name__ for c in classes}
+
+    def training_tail(cls):
+        names = list(inspect.signature(cls).parameters.values())
+        start = [p.name for p in names].index("max_steps")
+        return [(p.name, p.default) for p in names[start:]]
+
+    reference = training_tail(EquivariantClassifier)
+    for cls in classes:
+        tail = training_tail(cls)
+        # Their own defaults for max_steps ... verbose; the loop's options are the same everywhere.
+        assert [name for name, _ in tail] == [name for name, _ in reference], cls.__name__
+        assert tail[8:] == reference[8:], cls.__name__
+        assert TRAINING_PARAMETERS_DOC in cls.__doc__ and "%(" not in cls.__doc__, cls.__name__
+
+
+def shifted_poses(n):
+    """Rigid poses (n, 4, 4): turns about z, steps along x."""
+    angle = np.linspace(0.0, 2.0, n)
+    poses = np.tile(np.eye(4), (n, 1, 1))
+    poses[:, 0, 0], poses[:, 0, 1], poses[:, 1, 0], poses[:, 1, 1] = (
+        np.cos(angle), -np.sin(angle), np.sin(angle), np.cos(angle))
+    poses[:, 0, 3] = 1.0
+    return angle, poses
+
+
+def noisy(batch, generator):
+    """An augmentation that draws from the training loop's generator."""
+    return batch + 0.1 * torch.randn(batch.shape, generator=generator)
+
+
+def estimator_task(name, tiny_pairs=None, **overrides):
+    """A tiny estimator other than EquivariantClassifier, and the arguments of its ``fit``."""
+    rng = np.random.default_rng(0)
+    images = rng.random((40, 1, 8, 8), dtype=np.float32)
+    labels = np.arange(40) % 2
+    common = {**dict(max_steps=12, batch_size=8, warmup_steps=0, random_state=0), **overrides}
+    if name == "CNNClassifier":
+        return CNNClassifier(channels=(4,), hidden=8, **common), (images, labels), {}
+    if name == "AugmentedMLPClassifier":
+        return AugmentedMLPClassifier(hidden_layer_sizes=(8,), augmentation=noisy, **common), (images, labels), {}
+    if name == "PoseRegressor":
+        angle, poses = shifted_poses(40)
+        features = np.stack([np.cos(angle), np.sin(angle), rng.standard_normal(40)], axis=1)
+        regressor = PoseRegressor(width=8, n_layers=2, **{**common, "batch_size": 4})
+        return regressor, (features, poses), {"groups": np.arange(40) // 4}
+    assert name == "FineTunedClassifier"
+    X, y = tiny_pairs
+    transformer = NeuralIsometryTransformer(**tiny_conv_params())
+    head = FineTunedClassifier(transformer, width=8, gram_channels=4, readout_width=8, **common)
+    return head, (X, y), {}
+
+
+OTHER_ESTIMATORS = ["CNNClassifier", "AugmentedMLPClassifier", "PoseRegressor", "FineTunedClassifier"]
+
+
+@pytest.mark.parametrize("name", OTHER_ESTIMATORS)
+def test_every_estimator_stops_at_max_time_and_warm_start_continues_it(name, tiny_pairs, monkeypatch):
+    full, args, kwargs = estimator_task(name, tiny_pairs)
+    full.fit(*args, **kwargs)
+    clock = iter(range(10**6))
+    monkeypatch.setattr("skniso.training._clock", lambda: float(next(clock)))
+    clf, _, _ = estimator_task(name, tiny_pairs, max_time=4.5, warm_start=True)
+    clf.fit(*args, **kwargs)
+    assert clf.stop_reason_ == "max_time" and 0 < clf.n_steps_ < 12
+    clf.set_params(max_time=None).fit(*args, **kwargs)
+    # The same run as one uninterrupted fit: weights, optimiser, batches and random draws went on.
+    assert clf.n_steps_ == 12 and clf.stop_reason_ == "max_steps"
+    np.testing.assert_array_equal(losses(clf.history_), losses(full.history_))
+    assert_same_state(module_state(clf), module_state(full))
+    np.testing.assert_array_equal(clf.predict(args[0]), full.predict(args[0]))
+
+
+@pytest.mark.parametrize("name, n_units, n_held_out", [("CNNClassifier", 40, 10), ("PoseRegressor", 10, 3)])
+def test_early_stopping_holds_out_samples_in_each_estimators_layout(name, n_units, n_held_out):
+    clf, args, kwargs = estimator_task(name, max_steps=200, validation_fraction=0.25, validation_interval=2,
+                                       n_iter_no_change=2, tol=100.0)
+    training = clf._training_step
+    seen = {True: set(), False: set()}
+
+    def step(module, indices, data, generator):
+        seen[module.training].update(indices.tolist())
+        return training(module, indices, data, generator)
+
+    clf._training_step = step
+    clf.fit(*args, **kwargs)
+    # A tolerance no loss can beat: it stops after 1 + n_iter_no_change evaluations.
+    assert clf.stop_reason_ == "early_stopping" and clf.n_steps_ == 6
+    evaluated = [row["validation_loss"] for row in clf.history_ if "validation_loss" in row]
+    assert len(evaluated) == 3 and np.all(np.isfinite(evaluated))
+    assert clf.best_validation_loss_ == min(evaluated)
+    # Samples (or, for the pose regressor, whole sequences) are either trained on or held out.
+    assert len(seen[False]) == n_held_out and not seen[False] & seen[True]
+    assert seen[False] | seen[True] <= set(range(n_units))
+
+
+def test_a_baseline_resumes_its_checkpoint_and_refuses_other_layouts(tmp_path):
+    full, (X, y), _ = estimator_task("CNNClassifier", validation_fraction=0.25, validation_interval=4)
+    full.fit(X, y)
+    path = tmp_path / "cnn.pt"
+    first, _, _ = estimator_task("CNNClassifier", validation_fraction=0.25, validation_interval=4,
+                                 checkpoint_path=path, checkpoint_interval=3)
+    with pytest.warns(TrainingInterruptedWarning):
+        interrupt_at(first, 5).fit(X, y)
+    resumed, _, _ = estimator_task("CNNClassifier", validation_fraction=0.25, validation_interval=4,
+                                   checkpoint_path=path, checkpoint_interval=3)
+    resumed.fit(X, y)
+    np.testing.assert_array_equal(losses(resumed.history_), losses(full.history_))
+    assert_same_state(module_state(resumed), module_state(full))
+    resumed.set_params(warm_start=True, checkpoint_path=None, max_steps=14)
+    with pytest.raises(ValueError, match="expecting 64 features"):
+        resumed.fit(X[..., :4, :4], y)
+    with pytest.raises(ValueError, match="outside the classes"):
+        resumed.fit(X, y + 2)
+    assert resumed.fit(X, y).n_steps_ == 14
+
+
+def test_baseline_pickles_without_the_loop_parameters_load_with_defaults():
+    clf, (X, y), _ = estimator_task("CNNClassifier", max_steps=2)
+    clf.fit(X, y)
+    state = clf.__getstate__()
+    options = clf._training_options()
+    for name in options:
+        del state[name]
+    old = CNNClassifier.__new__(CNNClassifier)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        old.__setstate__(state)
+    assert old._training_options() == options
     np.testing.assert_array_equal(old.predict(X), clf.predict(X))
 
 

@@ -58,11 +58,12 @@ def recalibrate_batch_norm(module, inputs, batch_size, features=None, max_batche
 class ObservationClassifierBase(LogitOutputsMixin, TrainedModuleMixin, ClassifierMixin, BaseEstimator):
     """Base of the baseline classifiers: observations in, one torch module, logits out.
 
-    Subclasses store ``input_shape`` and the training parameters of
+    Subclasses store ``input_shape`` and every training parameter of
     :class:`~skniso.training.TrainedModuleMixin` (and ``augmentation`` where they
-    offer it), add their own parameters to ``_parameter_constraints``, and
-    implement ``_network(feature_shape, n_classes)``, which returns a module
-    mapping (B, *feature_shape) to (B, n_classes) logits.  They may extend
+    offer it) and document them as the mixin describes, add their own
+    parameters to ``_parameter_constraints``, and implement
+    ``_network(feature_shape, n_classes)``, which returns a module mapping
+    (B, *feature_shape) to (B, n_classes) logits.  They may extend
     ``_check_params()`` (checks inside tuples and across parameters) and
     override ``_prepare(observations, y)`` (run once before training) and
     ``_features(batch)`` (what the network reads; the batch itself by default).
@@ -145,22 +146,27 @@ class ObservationClassifierBase(LogitOutputsMixin, TrainedModuleMixin, Classifie
             return "(C, *spatial) with 1 to 3 spatial axes"
         return f"(C, {', '.join('DHW'[-self._spatial_dims:])})"
 
-    def _observations(self, X, y=None, *, reset):
-        """Validate ``X`` (and ``y``); return observations (n, C, *spatial) float32.
+    def _observations(self, X, y="no_validation", *, reset):
+        """Validate ``X`` (and ``y``, if given); return observations (n, C, *spatial) float32.
 
         The observations are standardised if the subclass asks for it; with
-        ``reset`` the layout and the standardisation are fitted to ``X``.
+        ``reset`` the layout and the standardisation are fitted to ``X``,
+        otherwise ``X`` must have the fitted layout.  Returns ``(observations,
+        y)`` when ``y`` is given.
         """
         layout = f"(n, {self._sample_layout()[1:]}"
         max_ndim = 5 if self._spatial_dims is None else self._spatial_dims + 2
         X_flat, shape = flatten_samples(X, max_ndim=max_ndim, expected=f"{layout}, or 2-D rows")
+        with_y = not (isinstance(y, str) and y == "no_validation")
+        if with_y:
+            X_flat, y = validate_data(self, X_flat, y, dtype=np.float32, reset=reset)
+        else:
+            X_flat = validate_data(self, X_flat, dtype=np.float32, reset=reset)
         if reset:
-            X_flat, y = validate_data(self, X_flat, y, dtype=np.float32)
             self.observation_shape_ = self._observation_shape(shape, X_flat.shape[1], layout)
             # Feature extractors are handed batches in the layout X came in.
             self._flat_input = len(shape) == 2
         else:
-            X_flat = validate_data(self, X_flat, dtype=np.float32, reset=False)
             if len(shape) > 2 and tuple(shape[1:]) != self.observation_shape_:
                 raise ValueError(
                     f"X has samples of shape {tuple(shape[1:])}, but {type(self).__name__} was fitted "
@@ -169,7 +175,7 @@ class ObservationClassifierBase(LogitOutputsMixin, TrainedModuleMixin, Classifie
         observations = X_flat.reshape(X_flat.shape[0], *self.observation_shape_)
         if self._standardize_channels:
             observations = self._standardized(observations, reset=reset)
-        return (observations, y) if reset else observations
+        return (observations, y) if with_y else observations
 
     def _observation_shape(self, shape, n_features, layout):
         """The (C, *spatial) of one sample from X's shape and ``input_shape``."""
@@ -217,6 +223,10 @@ class ObservationClassifierBase(LogitOutputsMixin, TrainedModuleMixin, Classifie
     def fit(self, X, y):
         """Fit on observations, augmenting each training batch if ``augmentation`` is set.
 
+        With ``warm_start=True`` a fitted classifier continues its run on
+        observations of the fitted shape and classes, keeping its input
+        standardisation and features.
+
         Parameters
         ----------
         X : array-like of shape (n, C, *spatial)
@@ -232,19 +242,27 @@ class ObservationClassifierBase(LogitOutputsMixin, TrainedModuleMixin, Classifie
         """
         with self._atomic_fit():
             self._check_params()
-            observations, y = self._observations(X, y, reset=True)
-            self.classes_, targets = encode_class_labels(y, type(self).__name__)
+            continuing = self._continues_run(partial=False)
+            observations, y = self._observations(X, y, reset=not continuing)
+            self.classes_, targets = encode_class_labels(
+                y, type(self).__name__, self.classes_ if continuing else None
+            )
             self.device_ = self._fit_device()
             generator = torch_generator(self.random_state)
-            self._prepare(observations, y)
+            if not continuing:
+                self._prepare(observations, y)
             inputs = torch.from_numpy(observations)
-            with torch.no_grad():
-                feature_shape = tuple(self._features(inputs[:1]).shape[1:])
-            module = build_module(
-                lambda: self._network(feature_shape, len(self.classes_)), generator, self.device_
-            )
-            # module_ is set only after training: the loop treats a fitted module as a run to continue.
-            self.history_ = self._train(module, (inputs, targets), len(inputs), generator)
+            layout = {"observation_shape": self.observation_shape_, "classes": len(self.classes_)}
+
+            def build():
+                with torch.no_grad():
+                    feature_shape = tuple(self._features(inputs[:1]).shape[1:])
+                return build_module(
+                    lambda: self._network(feature_shape, len(self.classes_)), generator, self.device_
+                )
+
+            module = self._start_module(build, layout, self.device_)
+            self.history_ = self._train(module, (inputs, targets), len(inputs), generator, layout=layout)
             recalibrate_batch_norm(module, inputs, self.batch_size, self._features)
             self.module_ = module
         return self

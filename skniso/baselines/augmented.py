@@ -48,6 +48,7 @@ class AugmentedMLPClassifier(ObservationClassifierBase):
     device : str, default="auto"
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
+    %(training_parameters)s
 
     Attributes
     ----------
@@ -78,6 +79,18 @@ class AugmentedMLPClassifier(ObservationClassifierBase):
         device="auto",
         random_state=None,
         verbose=0,
+        validation_fraction=None,
+        n_iter_no_change=10,
+        tol=1e-4,
+        validation_interval=100,
+        grad_clip_norm=None,
+        warm_start=False,
+        checkpoint_path=None,
+        checkpoint_interval=500,
+        on_divergence="raise",
+        precision="32",
+        compile=False,
+        max_time=None,
     ):
         self.transformer = transformer
         self.augmentation = augmentation
@@ -91,6 +104,18 @@ class AugmentedMLPClassifier(ObservationClassifierBase):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.validation_interval = validation_interval
+        self.grad_clip_norm = grad_clip_norm
+        self.warm_start = warm_start
+        self.checkpoint_path = checkpoint_path
+        self.checkpoint_interval = checkpoint_interval
+        self.on_divergence = on_divergence
+        self.precision = precision
+        self.compile = compile
+        self.max_time = max_time
 
     _parameter_constraints = {
         **ObservationClassifierBase._parameter_constraints,

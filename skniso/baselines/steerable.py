@@ -44,6 +44,7 @@ class SteerableCNNClassifier(ObservationClassifierBase):
     device : str, default="auto"
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
+    %(training_parameters)s
 
     Attributes
     ----------
@@ -78,6 +79,18 @@ class SteerableCNNClassifier(ObservationClassifierBase):
         device="auto",
         random_state=None,
         verbose=0,
+        validation_fraction=None,
+        n_iter_no_change=10,
+        tol=1e-4,
+        validation_interval=100,
+        grad_clip_norm=None,
+        warm_start=False,
+        checkpoint_path=None,
+        checkpoint_interval=500,
+        on_divergence="raise",
+        precision="32",
+        compile=False,
+        max_time=None,
     ):
         self.fields = fields
         self.kernel_size = kernel_size
@@ -90,6 +103,18 @@ class SteerableCNNClassifier(ObservationClassifierBase):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.validation_interval = validation_interval
+        self.grad_clip_norm = grad_clip_norm
+        self.warm_start = warm_start
+        self.checkpoint_path = checkpoint_path
+        self.checkpoint_interval = checkpoint_interval
+        self.on_divergence = on_divergence
+        self.precision = precision
+        self.compile = compile
+        self.max_time = max_time
 
     def _check_params(self):
         super()._check_params()
