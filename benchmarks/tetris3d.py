@@ -30,6 +30,7 @@ import torch
 from skniso import EquivariantClassifier, NeuralIsometryTransformer
 from skniso.baselines import CNNClassifier3D, SteerableCNNClassifier
 from skniso.datasets import make_tetris3d, make_tetris3d_pairs
+from skniso.metrics import gram_invariance_ratio
 
 MODELS = ("cnn3d", "steerable", "niso")
 
@@ -66,18 +67,26 @@ def run_one(seed, args):
         niso = NeuralIsometryTransformer(
             channels=(8, 16), latent_channels=8, n_components=args.n_components, regime=args.niso_regime,
             equivariance_normalization=None if args.niso_normalization == "none" else args.niso_normalization,
+            beta=args.niso_beta,
             max_steps=args.niso_steps, batch_size=8, warmup_steps=20, random_state=seed, device="cpu",
         )
         clf = EquivariantClassifier(n_components=args.n_components, width=64, gram_channels=32,
                                     max_steps=args.clf_steps, random_state=seed, device="cpu")
         (_, niso_seconds) = _timed(lambda: niso.fit(pairs))
         (_, clf_seconds) = _timed(lambda: clf.fit(niso.transform(train_x), train_y))
-        held_out, _ = make_tetris3d_pairs(200, max_shift=args.max_shift, random_state=3000 + seed, **grid)
+        held_out, held_labels = make_tetris3d_pairs(200, max_shift=args.max_shift, random_state=3000 + seed, **grid)
+        _, source, target = niso.isometries(held_out, return_latents=True)
+        rng = np.random.default_rng(seed)
+        other = np.array([rng.choice(np.flatnonzero(held_labels != label)) for label in held_labels])
         result["niso"] = {
             "accuracy": float(clf.score(niso.transform(test_x), test_y)),
             "train_accuracy": float(clf.score(niso.transform(train_x), train_y)),
             "fit_seconds": niso_seconds + clf_seconds,
             "heldout_equivariance_error": float(np.mean(niso.equivariance_error(held_out))),
+            # How much the head's invariant features move under a rotation, over how
+            # much they differ between two shapes (0: invariant).
+            "heldout_gram_invariance_ratio": gram_invariance_ratio(source, target, source[other]),
+            "eigenvalues": np.asarray(niso.eigenvalues_).round(3).tolist(),
             "final_losses": {k: v for k, v in niso.history_[-1].items() if k not in ("step", "time", "lr")},
         }
     return result
@@ -100,6 +109,7 @@ def main():
                         help="pre-train on pairs, or on triplets (s, Rs, R²s)")
     parser.add_argument("--niso-normalization", choices=["none", "magnitude", "spread"], default="none",
                         help="NIso's equivariance_normalization (none: the reference's absolute L_E)")
+    parser.add_argument("--niso-beta", type=float, default=0.1, help="weight of the multiplicity loss L_M")
     parser.add_argument("--n-components", type=int, default=32)
     parser.add_argument("--clf-steps", type=int, default=300)
     parser.add_argument("--out", default=None, help="JSON path (default benchmarks/results/tetris3d-<time>.json)")
