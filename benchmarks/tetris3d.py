@@ -11,7 +11,8 @@ voxelisation (skniso.datasets.make_tetris3d).
 * NIso: NeuralIsometryTransformer pre-trained on pairs of independently rotated
   shapes (no labels; ``--niso-regime triplet``: triplets s, Rs, R²s), then
   EquivariantClassifier fitted on the latents of the fixed-orientation training
-  set only.
+  set only (and, as a second head on the same latents, a linear probe:
+  GramFeatures → StandardScaler → LogisticRegression).
 
     SKNISO_THREADS=1 python benchmarks/tetris3d.py --seeds 0 1 2 3 4
 
@@ -27,7 +28,11 @@ import time
 import numpy as np
 import torch
 
-from skniso import EquivariantClassifier, NeuralIsometryTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skniso import EquivariantClassifier, GramFeatures, NeuralIsometryTransformer
 from skniso.baselines import CNNClassifier3D, SteerableCNNClassifier
 from skniso.datasets import make_tetris3d, make_tetris3d_pairs
 from skniso.metrics import gram_invariance_ratio
@@ -78,8 +83,13 @@ def run_one(seed, args):
         _, source, target = niso.isometries(held_out, return_latents=True)
         rng = np.random.default_rng(seed)
         other = np.array([rng.choice(np.flatnonzero(held_labels != label)) for label in held_labels])
+        # A linear probe on the same invariants (the Gram matrix), for the head's share of the result.
+        probe = make_pipeline(GramFeatures(n_components=args.n_components), StandardScaler(),
+                              LogisticRegression(max_iter=5000))
+        probe.fit(niso.transform(train_x), train_y)
         result["niso"] = {
             "accuracy": float(clf.score(niso.transform(test_x), test_y)),
+            "linear_probe_accuracy": float(probe.score(niso.transform(test_x), test_y)),
             "train_accuracy": float(clf.score(niso.transform(train_x), train_y)),
             "fit_seconds": niso_seconds + clf_seconds,
             "heldout_equivariance_error": float(np.mean(niso.equivariance_error(held_out))),

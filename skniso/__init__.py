@@ -7,6 +7,8 @@ NeuralIsometryTransformer
     eigenspace latents.
 EquivariantClassifier
     An O(K)-invariant vector-neuron classifier on those latents.
+GramFeatures
+    Their O(K)-invariant Gram matrices as plain features, for any sklearn model.
 FineTunedClassifier
     A NIso encoder and that classifier head, fine-tuned jointly.
 IsometryMapEstimator
@@ -25,6 +27,7 @@ load
 from . import presets
 from .classifier import EquivariantClassifier
 from .finetune import FineTunedClassifier
+from .invariants import GramFeatures
 from .pose import IsometryMapEstimator, PoseRegressor
 from .transformer import NeuralIsometryTransformer
 from .persistence import load_model, save_model
@@ -35,6 +38,7 @@ __version__ = "0.1.0"
 __all__ = [
     "EquivariantClassifier",
     "FineTunedClassifier",
+    "GramFeatures",
     "IsometryMapEstimator",
     "load",
     "load_model",

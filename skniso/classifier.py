@@ -22,6 +22,52 @@ _LATENT_NAME = re.compile(r"^k(\d+)_c(\d+)$")
 _LATENT_LAYOUT = "(n_samples, K, C) or (n_samples, K*C)"
 
 
+def infer_latent_k(n_components, X, shape):
+    """K, the size of the axis O(K) acts on, for latents ``X`` of input shape ``shape``.
+
+    3-D input (n, K, C) gives K (and must agree with an explicit
+    ``n_components``); for 2-D input an explicit ``n_components`` wins, then the
+    feature names ``k{i}_c{j}`` of a DataFrame from
+    ``NeuralIsometryTransformer.set_output(transform="pandas")``, then the
+    transformer's default K.
+    """
+    if len(shape) == 3:
+        if n_components not in ("auto", shape[1]):
+            raise ValueError(f"X has K={shape[1]} rows per sample but n_components={n_components}")
+        return shape[1]
+    if n_components != "auto":
+        return n_components
+    names = getattr(X, "columns", None)
+    if names is not None:
+        parsed = [_LATENT_NAME.match(str(name)) for name in names]
+        if parsed and all(parsed):
+            return max(int(m.group(1)) for m in parsed) + 1
+    return DEFAULT_N_COMPONENTS
+
+
+def reshape_latents(X_flat, k):
+    """Rows of K·C values as (n, K, C) latents, or a ValueError if K does not divide them."""
+    if X_flat.shape[1] % k:
+        raise ValueError(
+            f"X has {X_flat.shape[1]} features, which is not a multiple of "
+            f"n_components={k}: set n_components to the K of the latents"
+        )
+    return X_flat.reshape(X_flat.shape[0], k, -1)
+
+
+def fitted_latents(estimator, X, dtype):
+    """``X`` validated against the fitted ``estimator.latent_shape_``, as (n, K, C)."""
+    k, c = estimator.latent_shape_
+    layouts = f"(n, {k}, {c}) or (n, {k * c})"
+    X_flat, shape = flatten_samples(X, max_ndim=3, expected=layouts)
+    if len(shape) == 3 and tuple(shape[1:]) != (k, c):
+        raise ValueError(
+            f"X has samples of shape {tuple(shape[1:])}, but {type(estimator).__name__} was "
+            f"fitted on latents of shape ({k}, {c}): expected X of shape {layouts}"
+        )
+    return validate_data(estimator, X_flat, dtype=dtype, reset=False).reshape(-1, k, c)
+
+
 class EquivariantClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMixin, BaseEstimator):
     """Classify eigenspace latents with a head that is invariant to O(K).
 
@@ -153,22 +199,6 @@ class EquivariantClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMix
         tags.input_tags.three_d_array = True
         return tags
 
-    def _infer_k(self, X, shape):
-        if len(shape) == 3:
-            if self.n_components not in ("auto", shape[1]):
-                raise ValueError(
-                    f"X has K={shape[1]} rows per sample but n_components={self.n_components}"
-                )
-            return shape[1]
-        if self.n_components != "auto":
-            return self.n_components
-        names = getattr(X, "columns", None)
-        if names is not None:
-            parsed = [_LATENT_NAME.match(str(name)) for name in names]
-            if parsed and all(parsed):
-                return max(int(m.group(1)) for m in parsed) + 1
-        return DEFAULT_N_COMPONENTS
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Fit the invariant head.
@@ -212,15 +242,10 @@ class EquivariantClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMix
     def _fit(self, X, y, partial, classes=None):
         with self._atomic_fit():
             X_flat, shape = flatten_samples(X, max_ndim=3, expected=_LATENT_LAYOUT)
-            k = self._infer_k(X, shape)
+            k = infer_latent_k(self.n_components, X, shape)
             continuing = self._continues_run(partial)
             X_flat, y = validate_data(self, X_flat, y, dtype=np.float32, reset=not continuing)
-            if X_flat.shape[1] % k:
-                raise ValueError(
-                    f"X has {X_flat.shape[1]} features, which is not a multiple of "
-                    f"n_components={k}: set n_components to the K of the latents"
-                )
-            latents = X_flat.reshape(X_flat.shape[0], k, -1)
+            latents = reshape_latents(X_flat, k)
             hint = "; pass every class through classes= on the first partial_fit" if partial else ""
             all_classes, targets = encode_class_labels(
                 y, type(self).__name__, self.classes_ if continuing else classes, hint
@@ -275,16 +300,7 @@ class EquivariantClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMix
 
     def _logits(self, X):
         check_is_fitted(self)
-        k, c = self.latent_shape_
-        layouts = f"(n, {k}, {c}) or (n, {k * c})"
-        X_flat, shape = flatten_samples(X, max_ndim=3, expected=layouts)
-        if len(shape) == 3 and tuple(shape[1:]) != (k, c):
-            raise ValueError(
-                f"X has samples of shape {tuple(shape[1:])}, but {type(self).__name__} was "
-                f"fitted on latents of shape ({k}, {c}): expected X of shape {layouts}"
-            )
-        X_flat = validate_data(self, X_flat, dtype=np.float32, reset=False)
-        latents = X_flat.reshape(X_flat.shape[0], *self.latent_shape_) / self.scale_
+        latents = fitted_latents(self, X, np.float32) / self.scale_
         self.module_.eval()
         outputs = []
         size = self._inference_batch_size

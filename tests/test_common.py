@@ -13,6 +13,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from skniso import (
     EquivariantClassifier,
     FineTunedClassifier,
+    GramFeatures,
     IsometryMapEstimator,
     NeuralIsometryTransformer,
     PoseRegressor,
@@ -64,6 +65,7 @@ CHECKED_ESTIMATORS = [
     EquivariantClassifier(
         n_components=1, width=16, gram_channels=8, max_steps=200, batch_size=32, lr=3e-3
     ),
+    GramFeatures(n_components=1),
     CNNClassifier(channels=(8,), hidden=32, max_steps=300, batch_size=32, lr=3e-3, random_state=0),
     AugmentedMLPClassifier(hidden_layer_sizes=(32,), max_steps=300, batch_size=32, lr=3e-3, random_state=0),
     IsometryMapEstimator(
