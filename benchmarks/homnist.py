@@ -53,9 +53,11 @@ import time
 import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import Pipeline
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
 
-from skniso import EquivariantClassifier, NeuralIsometryTransformer, presets
+from skniso import EquivariantClassifier, GramFeatures, NeuralIsometryTransformer, presets
 from skniso.baselines import AugmentedMLPClassifier, CNNClassifier, GroupCNNClassifier
 from skniso.datasets import RandomHomography, load_mnist, make_homnist_pairs, make_homnist_test
 from skniso.metrics import equivariance_error, gram_invariance_ratio, off_block_energy
@@ -249,7 +251,23 @@ def run_one(model, seed, args, config, overrides, data):
     niso = fitted_transformer(estimator)
     if niso is not None:
         result.update(representation_metrics(niso, test_x, test_y, homnist_x, seed))
+        if isinstance(estimator, Pipeline):
+            result.update(linear_probe_accuracies(niso, train_x, train_y, test_x, test_y, homnist_x, homnist_y))
     return result
+
+
+def linear_probe_accuracies(niso, train_x, train_y, test_x, test_y, homnist_x, homnist_y):
+    """A second head on the same latents: GramFeatures → StandardScaler → LogisticRegression.
+
+    Fitted, like the main head, on the clean training digits only; it separates what the
+    invariants carry from what the vector-neuron head makes of them.
+    """
+    probe = make_pipeline(GramFeatures(n_components=len(niso.eigenvalues_)), StandardScaler(), LogisticRegression(max_iter=2000))
+    probe.fit(niso.transform(train_x), train_y)
+    return {
+        "linear_probe_clean_accuracy": float(probe.score(niso.transform(test_x), test_y)),
+        "linear_probe_homnist_accuracy": float(probe.score(niso.transform(homnist_x), homnist_y)),
+    }
 
 
 def summarise(values):
@@ -260,15 +278,15 @@ def summarise(values):
     return [float(values.mean()), float(sem), int(len(values))]
 
 
-METRICS = ("clean_accuracy", "homnist_accuracy", "equivariance_error", "transfer_equivariance_error",
+METRICS = ("clean_accuracy", "homnist_accuracy", "linear_probe_homnist_accuracy", "equivariance_error", "transfer_equivariance_error",
            "equivariance_error_test_transforms",
            "gram_invariance_ratio_test_transforms", "tau_off_block_energy", "fit_seconds")
 
 
 def summary_table(runs, models):
-    lines = ["| model | seeds | clean acc | homNIST acc | equivariance error | τ transfer error | eq. error, test homographies "
+    lines = ["| model | seeds | clean acc | homNIST acc | homNIST acc, linear probe | equivariance error | τ transfer error | eq. error, test homographies "
              "| Gram invariance ratio, test homographies | τ off-block energy | fit time (s) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for model in models:
         rows = [r for r in runs if r["model"] == model]
         if not rows:
