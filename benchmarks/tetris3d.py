@@ -35,9 +35,15 @@ from sklearn.preprocessing import StandardScaler
 from skniso import EquivariantClassifier, GramFeatures, NeuralIsometryTransformer
 from skniso.baselines import CNNClassifier3D, SteerableCNNClassifier
 from skniso.datasets import make_tetris3d, make_tetris3d_pairs
-from skniso.metrics import gram_invariance_ratio
+from skniso.metrics import equivariance_error, gram_invariance_ratio
 
 MODELS = ("cnn3d", "steerable", "niso")
+
+
+def other_shape(labels, seed):
+    """For each sample, the index of a random sample of another class (the Gram ratio's comparison)."""
+    rng = np.random.default_rng(seed)
+    return np.array([rng.choice(np.flatnonzero(labels != label)) for label in labels])
 
 
 def _timed(fn):
@@ -78,24 +84,25 @@ def run_one(seed, args):
         clf = EquivariantClassifier(n_components=args.n_components, width=64, gram_channels=32,
                                     max_steps=args.clf_steps, random_state=seed, device="cpu")
         (_, niso_seconds) = _timed(lambda: niso.fit(pairs))
-        (_, clf_seconds) = _timed(lambda: clf.fit(niso.transform(train_x), train_y))
+        train_latents, test_latents = niso.transform(train_x), niso.transform(test_x)
+        (_, clf_seconds) = _timed(lambda: clf.fit(train_latents, train_y))
         held_out, held_labels = make_tetris3d_pairs(200, max_shift=args.max_shift, random_state=3000 + seed, **grid)
-        _, source, target = niso.isometries(held_out, return_latents=True)
-        rng = np.random.default_rng(seed)
-        other = np.array([rng.choice(np.flatnonzero(held_labels != label)) for label in held_labels])
+        tau, source, target = niso.isometries(held_out, return_latents=True)
         # A linear probe on the same invariants (the Gram matrix), for the head's share of the result.
         probe = make_pipeline(GramFeatures(n_components=args.n_components), StandardScaler(),
                               LogisticRegression(max_iter=5000))
-        probe.fit(niso.transform(train_x), train_y)
+        probe.fit(train_latents, train_y)
         result["niso"] = {
-            "accuracy": float(clf.score(niso.transform(test_x), test_y)),
-            "linear_probe_accuracy": float(probe.score(niso.transform(test_x), test_y)),
-            "train_accuracy": float(clf.score(niso.transform(train_x), train_y)),
+            "accuracy": float(clf.score(test_latents, test_y)),
+            "linear_probe_accuracy": float(probe.score(test_latents, test_y)),
+            "train_accuracy": float(clf.score(train_latents, train_y)),
             "fit_seconds": niso_seconds + clf_seconds,
-            "heldout_equivariance_error": float(np.mean(niso.equivariance_error(held_out))),
+            "heldout_equivariance_error": float(np.mean(equivariance_error(tau, source, target))),
             # How much the head's invariant features move under a rotation, over how
             # much they differ between two shapes (0: invariant).
-            "heldout_gram_invariance_ratio": gram_invariance_ratio(source, target, source[other]),
+            "heldout_gram_invariance_ratio": gram_invariance_ratio(
+                source, target, source[other_shape(held_labels, seed)]
+            ),
             "eigenvalues": np.asarray(niso.eigenvalues_).round(3).tolist(),
             "final_losses": {k: v for k, v in niso.history_[-1].items() if k not in ("step", "time", "lr")},
         }

@@ -27,6 +27,7 @@ import torch
 from skniso import EquivariantClassifier, NeuralIsometryTransformer
 from skniso.datasets import make_tetris3d, make_tetris3d_pairs
 from skniso.metrics import equivariance_error, gram_invariance_ratio
+from tetris3d import other_shape  # benchmarks/ is on the path when run as a script
 
 VARIANTS = {
     "pairwise": {},
@@ -47,12 +48,10 @@ def diagnose(params, seed, steps, grid):
                                 device="cpu").fit(niso.transform(train_x), train_y)
     held, labels = make_tetris3d_pairs(400, max_shift=1.0, random_state=3000 + seed, **grid)
     tau, source, target = niso.isometries(held, return_latents=True)
-    rng = np.random.default_rng(seed)
-    other = np.array([rng.choice(np.flatnonzero(labels != label)) for label in labels])  # another shape
     return {
         "rotated_test_accuracy": float(clf.score(niso.transform(test_x), test_y)),
         "equivariance_error": float(equivariance_error(tau, source, target).mean()),
-        "gram_invariance_ratio": gram_invariance_ratio(source, target, source[other]),
+        "gram_invariance_ratio": gram_invariance_ratio(source, target, source[other_shape(labels, seed)]),
         "common_share": float(np.linalg.norm(source.mean(0)) / np.linalg.norm(source, axis=(1, 2)).mean()),
     }
 
