@@ -55,6 +55,16 @@ def reshape_latents(X_flat, k):
     return X_flat.reshape(X_flat.shape[0], k, -1)
 
 
+def channel_scale(latents):
+    """Root-mean-square of each channel of (n, K, C) latents over samples and K, as float32.
+
+    Invariant to an orthogonal matrix on each sample's K axis, so dividing by it
+    keeps the head's invariance; channels that are all zero get 1.
+    """
+    scale = np.sqrt(np.mean(np.asarray(latents, dtype=np.float64) ** 2, axis=(0, 1)))
+    return np.where(scale > 1e-12, scale, 1.0).astype(np.float32)
+
+
 def fitted_latents(estimator, X, dtype):
     """``X`` validated against the fitted ``estimator.latent_shape_``, as (n, K, C)."""
     k, c = estimator.latent_shape_
@@ -253,9 +263,7 @@ class EquivariantClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMix
             if continuing:
                 scale = self.scale_
             else:
-                # RMS per channel over samples and K: invariant to O(K) on each sample.
-                scale = np.sqrt(np.mean(latents.astype(np.float64) ** 2, axis=(0, 1)))
-                scale = np.where(scale > 1e-12, scale, 1.0).astype(np.float32)
+                scale = channel_scale(latents)
             device = self._fit_device()
             generator = torch_generator(self.random_state)
             n_channels = latents.shape[2]

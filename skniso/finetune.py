@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
 from ._classification import LogitOutputsMixin, encode_class_labels
+from .classifier import channel_scale
 from ._validation import TRAINING_PARAMETER_CONSTRAINTS, non_negative_real, positive_int
 from .nn.init import build_module
 from .nn.vector_neurons import OrthNet
@@ -219,17 +220,14 @@ class FineTunedClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMixin
             classes, targets = encode_class_labels(
                 y, type(self).__name__, self.classes_ if continuing else None
             )
-            if continuing:  # no new pre-training: the run goes on with the fitted parts
-                transformer, scale = self.transformer_, self.scale_
-                observations = transformer._inference_views(X)[:, 0]
+            # No new pre-training when continuing: the run goes on with the fitted parts.
+            transformer = self.transformer_ if continuing else self._pretrained(X)
+            observations = transformer._inference_views(X)[:, 0]
+            if continuing:
+                scale = self.scale_
             else:
-                transformer = self._pretrained(X)
-                observations = transformer._inference_views(X)[:, 0]
-                latents = transformer.transform(observations).reshape(
-                    len(observations), *transformer.latent_shape_
-                )
-                scale = np.sqrt(np.mean(latents.astype(np.float64) ** 2, axis=(0, 1)))
-                scale = np.where(scale > 1e-12, scale, 1.0).astype(np.float32)
+                latents = transformer.transform(observations)
+                scale = channel_scale(latents.reshape(len(observations), *transformer.latent_shape_))
 
             device = self._fit_device()
             generator = torch_generator(self.random_state)
