@@ -7,6 +7,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._validation import positive_int
 from .classifier import _LATENT_LAYOUT, fitted_latents, infer_latent_k, reshape_latents
+from .metrics import _gram_matrices
 from .utils import flatten_samples
 
 __all__ = ["GramFeatures"]
@@ -101,7 +102,7 @@ class GramFeatures(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         latents = fitted_latents(self, X, np.float64)
         c = self.latent_shape_[1]
-        gram = np.einsum("nkc,nkd->ncd", latents, latents)
+        gram = _gram_matrices(latents)
         rows, cols = np.triu_indices(c)
         return gram[:, rows, cols]
 

@@ -182,6 +182,16 @@ def equivariance_error(tau, source, target):
     return float(error[0]) if single else error
 
 
+def _gram_matrices(latents):
+    """ÊᵀÊ for each latent of (n, K, C): the (n, C, C) inner products of its channels over K.
+
+    The plain Euclidean product is the right one: NIso latents are coordinates
+    in an M-orthonormal basis.  Shared by :func:`gram_invariance_ratio` and
+    :class:`~skniso.GramFeatures`, so both read the same invariants.
+    """
+    return np.einsum("nkc,nkd->ncd", latents, latents)
+
+
 def gram_invariance_ratio(source, target, other):
     """Change of the Gram features ÊᵀÊ under a transformation, relative to a change of sample.
 
@@ -243,9 +253,7 @@ def gram_invariance_ratio(source, target, other):
             "source, target and other must be (n, K, C) latents with n >= 1, "
             f"got shape {source.shape}"
         )
-    gram_source, gram_target, gram_other = (
-        np.einsum("nkc,nkd->ncd", latents, latents) for latents in (source, target, other)
-    )
+    gram_source, gram_target, gram_other = (_gram_matrices(latents) for latents in (source, target, other))
 
     def mean_norm(grams):
         return np.linalg.norm(grams, axis=(1, 2)).mean()
