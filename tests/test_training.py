@@ -18,6 +18,7 @@ import torch
 from skniso import EquivariantClassifier, FineTunedClassifier, NeuralIsometryTransformer, PoseRegressor
 from skniso.baselines import AugmentedMLPClassifier, CNNClassifier
 from skniso.training import (
+    _LOOP_PARAMETERS,
     TRAINING_PARAMETERS_DOC,
     DivergenceError,
     DivergenceWarning,
@@ -451,6 +452,8 @@ def test_every_trained_estimator_takes_and_documents_the_training_parameters():
         return [(p.name, p.default) for p in names[start:]]
 
     reference = training_tail(EquivariantClassifier)
+    # The loop reads its options by the names it lists; they are the estimators' parameters.
+    assert [name for name, _ in reference[8:]] == list(_LOOP_PARAMETERS)
     for cls in classes:
         tail = training_tail(cls)
         # Their own defaults for max_steps ... verbose; the loop's options are the same everywhere.
