@@ -279,7 +279,8 @@ def make_pose_pairs(images, poses, frame_skips=(0,), *, chained=False, max_pairs
         frame 0 → s+1 → 2(s+1) → …, in order, for trajectory evaluation
         (then use a single skip per call).
     max_pairs_per_sequence : int or None, default=None
-        Random subset of a sequence's pairs (not with ``chained``).
+        Keep a random subset of at most this many (>= 1) of a sequence's pairs
+        (not with ``chained``); None keeps them all.
     random_state : int, RandomState instance or None, default=None
 
     Returns
@@ -291,6 +292,8 @@ def make_pose_pairs(images, poses, frame_skips=(0,), *, chained=False, max_pairs
         Index of each pair's sequence (``groups`` for :class:`skniso.PoseRegressor`
         and grouped cross-validation).
     """
+    if max_pairs_per_sequence is not None:
+        max_pairs_per_sequence = check_int(max_pairs_per_sequence, "max_pairs_per_sequence", minimum=1)
     if len(images) != len(poses):
         raise ValueError(f"got {len(images)} image sequences and {len(poses)} pose sequences")
     skips = check_ints(frame_skips, "frame_skips", minimum=0)

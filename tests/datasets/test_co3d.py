@@ -205,3 +205,20 @@ def test_pose_pairs_frame_skips_follow_the_integer_rule(frame_skips):
         make_pose_pairs(images, poses, frame_skips=frame_skips)
     # The minimum, 0, as a numpy integer: the 3 neighbouring pairs.
     assert len(make_pose_pairs(images, poses, frame_skips=np.array([0]))[0]) == 3
+
+
+@pytest.mark.parametrize("value", [*bad_integers(4), -2, "4"])
+def test_pose_pairs_max_pairs_per_sequence_follows_the_integer_rule(value):
+    # 9 neighbouring pairs, more than any of these values asks for, so without the
+    # check each would reach the subsampling (and pass silently or fail in numpy).
+    images, poses = [np.zeros((10, 1, 2, 2), dtype=np.float32)], [np.tile(np.eye(4), (10, 1, 1))]
+    with pytest.raises(ValueError, match=names_the_value("max_pairs_per_sequence", value)):
+        make_pose_pairs(images, poses, max_pairs_per_sequence=value, random_state=0)
+
+
+def test_pose_pairs_max_pairs_per_sequence_accepts_numpy_integers():
+    images, poses = [np.zeros((10, 1, 2, 2), dtype=np.float32)], [np.tile(np.eye(4), (10, 1, 1))]
+    # The minimum, 1, and a value of numpy's own type.
+    for value in (np.int64(1), np.int64(4)):
+        X, y, groups = make_pose_pairs(images, poses, max_pairs_per_sequence=value, random_state=0)
+        assert len(X) == len(y) == len(groups) == int(value)
