@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch
 
+from .._validation import check_int
 from ..geometry import HKS_TIMES, spherical_hks_maps, vertex_areas
 from ._spherical import draw_conformal_pairs, hks_statistics, normalize_spherical_maps
 
@@ -82,12 +83,14 @@ def load_shrec11_conformal(
     n_eigenpairs : int, default=128
     times : array-like, default=HKS_TIMES
     n_train, n_test : int, default=10, 4
+        Training and test meshes per class (each >= 1); every class must
+        have at least ``n_train + n_test`` meshes.
     skip : sequence of str, default=SHREC11_SKIPPED_CLASSES
     max_mobius : int or None
-        Read only the first ``max_mobius`` Möbius embeddings of each mesh
-        (the dataset has 30); None reads all.
+        Read only the first ``max_mobius`` (>= 1) Möbius embeddings of each
+        mesh (the dataset has 30); None reads all.
     n_pairs_per_shape : int or None
-        Training pairs drawn per training mesh; None: one per map.
+        Training pairs drawn per training mesh (>= 1); None: one per map.
     random_state : int, default=0
         Seeds the split and the pairs.
     cache_dir : str, path-like or None
@@ -108,6 +111,13 @@ def load_shrec11_conformal(
         classes : ndarray of str
         statistics : (mean, std) used for the normalisation
     """
+    # Checked before any folder is listed or file read: a bad value fails at once.
+    n_train = check_int(n_train, "n_train", minimum=1)
+    n_test = check_int(n_test, "n_test", minimum=1)
+    if max_mobius is not None:
+        max_mobius = check_int(max_mobius, "max_mobius", minimum=1)
+    if n_pairs_per_shape is not None:
+        n_pairs_per_shape = check_int(n_pairs_per_shape, "n_pairs_per_shape", minimum=1)
     root = Path(root)
     base, base_sphere, mobius_sphere = root / "base", root / "base_sphere", root / "mobius_sphere"
     for directory in (base, base_sphere, mobius_sphere):
@@ -119,15 +129,18 @@ def load_shrec11_conformal(
     classes = sorted(p.name for p in base.iterdir() if p.is_dir() and p.name not in set(skip))
     if not classes:
         raise ValueError(f"no classes found under {base} (after skipping {tuple(skip)})")
+    # Every class is counted before any mesh is read, so a short class fails at once.
+    files_by_class = {name: _mesh_files(base / name) for name in classes}
+    for name, files in files_by_class.items():
+        if len(files) < n_train + n_test:
+            raise ValueError(
+                f"class {name!r} has {len(files)} meshes, fewer than n_train + n_test = "
+                f"{n_train} + {n_test} = {n_train + n_test}"
+            )
     rng = np.random.default_rng(random_state)
     records = {"train": [], "test": []}
     signals, masses = [], []
-    for name in classes:
-        files = _mesh_files(base / name)
-        if len(files) < n_train + n_test:
-            raise ValueError(
-                f"class {name!r} has {len(files)} meshes, fewer than n_train + n_test = {n_train + n_test}"
-            )
+    for name, files in files_by_class.items():
         chosen = [files[i] for i in rng.permutation(len(files))[:n_train + n_test]]
         for position, mesh_file in enumerate(chosen):
             if verbose:

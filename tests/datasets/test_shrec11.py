@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
 
-from skniso.datasets import SHREC11_SKIPPED_CLASSES, load_shrec11_conformal
+from skniso.datasets import SHREC11_SKIPPED_CLASSES, _shrec11, load_shrec11_conformal
 from skniso.geometry import apply_mobius, conformal_flow, icosphere, random_mobius
+
+from ..integer_rule import bad_integers, names_the_value
 
 trimesh = pytest.importorskip("trimesh")
 
@@ -73,5 +75,50 @@ def test_loader_explains_a_wrong_root(tmp_path):
 
 
 def test_loader_needs_enough_meshes(shrec_root):
-    with pytest.raises(ValueError, match="fewer than n_train"):
+    with pytest.raises(ValueError, match=r"class 'alien' has 4 meshes, fewer than n_train \+ n_test = 10 \+ 4 = 14"):
         load_shrec11_conformal(shrec_root, grid_shape=(8, 16), n_eigenpairs=12, n_train=10, n_test=4)
+
+
+@pytest.fixture
+def no_mesh_reading(monkeypatch):
+    """Make reading any mesh fail the test: the checks must come first."""
+    def read_mesh(path):
+        raise AssertionError(f"read {path} before the arguments were checked")
+
+    monkeypatch.setattr(_shrec11, "_read_mesh", read_mesh)
+
+
+def test_loader_counts_every_class_before_reading_a_mesh(tmp_path, no_mesh_reading):
+    # The first class has enough meshes, the second too few: the error names the
+    # second class and the counts before any mesh of the first one is read.
+    for name, n_meshes in (("alien", 4), ("ant", 2)):
+        for folder in ("base", "base_sphere", "mobius_sphere"):
+            (tmp_path / folder / name).mkdir(parents=True)
+        for index in range(n_meshes):
+            (tmp_path / "base" / name / f"T{index}.ply").touch()
+    with pytest.raises(ValueError, match=r"class 'ant' has 2 meshes, fewer than n_train \+ n_test = 2 \+ 1 = 3"):
+        load_shrec11_conformal(tmp_path, n_train=2, n_test=1)
+
+
+@pytest.mark.parametrize("name, value", [
+    *[("n_train", value) for value in [*bad_integers(3), -1, "3"]],
+    *[("n_test", value) for value in [*bad_integers(1), -1, "1"]],
+    *[("max_mobius", value) for value in [*bad_integers(2), -1, "2"]],
+    *[("n_pairs_per_shape", value) for value in [*bad_integers(2), -1, "2"]],
+])
+def test_integer_parameters_follow_the_rule(shrec_root, no_mesh_reading, name, value):
+    # A valid root and otherwise valid arguments: only the checks, made before any
+    # mesh is read, can raise this error.
+    kwargs = {"grid_shape": (8, 16), "n_eigenpairs": 12, "n_train": 3, "n_test": 1, name: value}
+    with pytest.raises(ValueError, match=names_the_value(name, value)):
+        load_shrec11_conformal(shrec_root, **kwargs)
+
+
+def test_numpy_integers_at_the_minimum_are_accepted(shrec_root):
+    data = load_shrec11_conformal(
+        shrec_root, grid_shape=(8, 16), n_eigenpairs=12, n_train=np.int64(1), n_test=np.int64(1),
+        max_mobius=np.int64(1), n_pairs_per_shape=np.int64(1),
+    )
+    # 2 classes × 1 training mesh × (1 + 1) maps, one pair per training mesh.
+    assert data.maps_train.shape == (2, 2, 16, 8, 16) and data.maps_test.shape == (2, 2, 16, 8, 16)
+    assert data.X_pairs.shape == (2, 2, 16, 8, 16)
