@@ -9,6 +9,8 @@ EquivariantClassifier
     An O(K)-invariant vector-neuron classifier on those latents.
 GramFeatures
     Their O(K)-invariant Gram matrices as plain features, for any sklearn model.
+make_gram_probe
+    The linear probe on them: GramFeatures → StandardScaler → LogisticRegression.
 FineTunedClassifier
     A NIso encoder and that classifier head, fine-tuned jointly.
 IsometryMapEstimator
@@ -27,7 +29,7 @@ load
 from . import presets
 from .classifier import EquivariantClassifier
 from .finetune import FineTunedClassifier
-from .invariants import GramFeatures
+from .invariants import GramFeatures, make_gram_probe
 from .pose import IsometryMapEstimator, PoseRegressor
 from .transformer import NeuralIsometryTransformer
 from .persistence import load_model, save_model
@@ -42,6 +44,7 @@ __all__ = [
     "IsometryMapEstimator",
     "load",
     "load_model",
+    "make_gram_probe",
     "NeuralIsometryTransformer",
     "PoseRegressor",
     "presets",

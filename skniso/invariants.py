@@ -1,7 +1,14 @@
-"""GramFeatures: the O(K)-invariant Gram matrix of eigenspace latents as plain features."""
+"""GramFeatures: the O(K)-invariant Gram matrix of eigenspace latents as plain features.
+
+:func:`make_gram_probe` builds the linear probe on them
+(GramFeatures → StandardScaler → LogisticRegression).
+"""
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -10,7 +17,7 @@ from .classifier import _LATENT_LAYOUT, fitted_latents, infer_latent_k, reshape_
 from .metrics import _gram_matrices
 from .utils import flatten_samples
 
-__all__ = ["GramFeatures"]
+__all__ = ["GramFeatures", "make_gram_probe"]
 
 
 class GramFeatures(TransformerMixin, BaseEstimator):
@@ -25,7 +32,8 @@ class GramFeatures(TransformerMixin, BaseEstimator):
     StandardScaler()), ("clf", LogisticRegression())])`` is a linear probe on
     NIso's invariants: fewer parameters than :class:`EquivariantClassifier`'s
     vector-neuron network, and so less able to fit the part of the latents that
-    is not yet equivariant when labelled data are few.
+    is not yet equivariant when labelled data are few.  :func:`make_gram_probe`
+    builds the three steps after the transformer.
 
     Parameters
     ----------
@@ -111,3 +119,54 @@ class GramFeatures(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         rows, cols = np.triu_indices(self.latent_shape_[1])
         return np.asarray([f"gram_c{i}_c{j}" for i, j in zip(rows, cols)], dtype=object)
+
+
+def make_gram_probe(n_components="auto", *, max_iter=5000, C=1.0):
+    """A linear probe on the O(K) invariants of eigenspace latents.
+
+    The pipeline ``GramFeatures → StandardScaler → LogisticRegression``: the
+    Gram matrix of each latent (every O(K) invariant, see :class:`GramFeatures`),
+    standardised, then a logistic regression.  Its predictions are unchanged
+    when any orthogonal matrix multiplies a latent's K axis, so it is a valid
+    invariant head, with fewer parameters than
+    :class:`~skniso.EquivariantClassifier`; next to that head on the same
+    latents, it separates what the invariants carry from what the head makes of
+    them (``benchmarks/homnist.py`` and ``benchmarks/tetris3d.py`` report it as
+    their linear probe).
+
+    Parameters
+    ----------
+    n_components : int or "auto", default="auto"
+        K, passed to :class:`GramFeatures`: needed for flat latents
+        (n, K·C) that are neither a DataFrame with the transformer's feature
+        names nor of the transformer's default K.
+    max_iter : int, default=5000
+        Passed to :class:`~sklearn.linear_model.LogisticRegression`.
+    C : float, default=1.0
+        Inverse regularisation strength of the logistic regression.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        Unfitted, with steps ``"gramfeatures"``, ``"standardscaler"`` and
+        ``"logisticregression"`` (so ``GridSearchCV`` can tune e.g.
+        ``logisticregression__C``).  Parameters are validated when it is fitted.
+
+    See Also
+    --------
+    GramFeatures : the invariant features alone, for any other model.
+
+    Examples
+    --------
+    On latents from a fitted ``NeuralIsometryTransformer`` ``niso`` (K = 32
+    by default)::
+
+        probe = make_gram_probe(n_components=niso.n_components)
+        probe.fit(niso.transform(X_train), y_train)
+        probe.score(niso.transform(X_test), y_test)
+    """
+    return make_pipeline(
+        GramFeatures(n_components=n_components),
+        StandardScaler(),
+        LogisticRegression(C=C, max_iter=max_iter),
+    )

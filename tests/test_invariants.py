@@ -1,4 +1,4 @@
-"""GramFeatures: exact O(K) invariance, hand-computed values, layouts and errors."""
+"""GramFeatures and make_gram_probe: exact O(K) invariance, hand-computed values, layouts and errors."""
 
 import numpy as np
 import pandas as pd
@@ -8,7 +8,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skniso import GramFeatures, NeuralIsometryTransformer
+from skniso import GramFeatures, NeuralIsometryTransformer, make_gram_probe
 from skniso.datasets import CircularShift
 
 
@@ -92,3 +92,29 @@ def test_linear_probe_pipeline_on_niso_latents():
     ]).fit(X, y)
     # The two classes differ in scale, which the Gram diagonal carries.
     assert probe.score(X, y) > 0.9
+
+
+def test_gram_probe_fits_predicts_and_is_invariant_to_a_random_orthogonal_matrix_per_sample():
+    # Flat latents (n, K*C) as NeuralIsometryTransformer.transform gives them: row-major
+    # (K, C), entry k*C + c; K = 5 is not the default, so the probe is told it.
+    rng = np.random.default_rng(5)
+    n, k, c = 40, 5, 3
+    y = np.repeat([0, 1], n // 2)
+    latents = rng.normal(size=(n, k, c)) * np.where(y == 1, 2.0, 1.0)[:, None, None]
+    flat = latents.reshape(n, k * c)
+    probe = make_gram_probe(n_components=k).fit(flat, y)
+    assert [type(step) for _, step in probe.steps] == [GramFeatures, StandardScaler, LogisticRegression]
+    assert probe[-1].max_iter == 5000 and probe[-1].C == 1.0
+    assert probe[0].latent_shape_ == (k, c)
+    # The classes differ in scale, which the Gram diagonal carries.
+    predicted, proba = probe.predict(flat), probe.predict_proba(flat)
+    assert predicted.shape == (n,) and np.mean(predicted == y) > 0.9
+    # A different orthogonal matrix (reflections too) on each sample's K axis.
+    rotations = special_ortho_group.rvs(k, size=n, random_state=6)
+    rotations[::2, 0] *= -1
+    rotated = (rotations @ latents).reshape(n, k * c)
+    np.testing.assert_array_equal(probe.predict(rotated), predicted)
+    np.testing.assert_allclose(probe.predict_proba(rotated), proba, atol=1e-10)
+    # A map that is not orthogonal moves the probabilities, so the check above can fail.
+    stretched = (latents * np.linspace(0.5, 2.0, k)[:, None]).reshape(n, k * c)
+    assert not np.allclose(probe.predict_proba(stretched), proba, atol=1e-3)
