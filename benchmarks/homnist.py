@@ -53,11 +53,9 @@ import time
 import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.pipeline import Pipeline
 
-from skniso import EquivariantClassifier, GramFeatures, NeuralIsometryTransformer, presets
+from skniso import EquivariantClassifier, NeuralIsometryTransformer, make_gram_probe, presets
 from skniso.baselines import AugmentedMLPClassifier, CNNClassifier, GroupCNNClassifier
 from skniso.datasets import RandomHomography, load_mnist, make_homnist_pairs, make_homnist_test
 from skniso.metrics import equivariance_error, gram_invariance_ratio, off_block_energy
@@ -257,12 +255,12 @@ def run_one(model, seed, args, config, overrides, data):
 
 
 def linear_probe_accuracies(niso, train_x, train_y, test_x, test_y, homnist_x, homnist_y):
-    """A second head on the same latents: GramFeatures → StandardScaler → LogisticRegression.
+    """A second head on the same latents: ``make_gram_probe``, GramFeatures → StandardScaler → LogisticRegression.
 
     Fitted, like the main head, on the clean training digits only; it separates what the
     invariants carry from what the vector-neuron head makes of them.
     """
-    probe = make_pipeline(GramFeatures(n_components=len(niso.eigenvalues_)), StandardScaler(), LogisticRegression(max_iter=2000))
+    probe = make_gram_probe(n_components=len(niso.eigenvalues_))
     probe.fit(niso.transform(train_x), train_y)
     return {
         "linear_probe_clean_accuracy": float(probe.score(niso.transform(test_x), test_y)),

@@ -11,8 +11,8 @@ voxelisation (skniso.datasets.make_tetris3d).
 * NIso: NeuralIsometryTransformer pre-trained on pairs of independently rotated
   shapes (no labels; ``--niso-regime triplet``: triplets s, Rs, R²s), then
   EquivariantClassifier fitted on the latents of the fixed-orientation training
-  set only (and, as a second head on the same latents, a linear probe:
-  GramFeatures → StandardScaler → LogisticRegression).
+  set only (and, as a second head on the same latents, the linear probe
+  skniso.make_gram_probe: GramFeatures → StandardScaler → LogisticRegression).
 
     SKNISO_THREADS=1 python benchmarks/tetris3d.py --seeds 0 1 2 3 4
 
@@ -28,11 +28,7 @@ import time
 import numpy as np
 import torch
 
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-
-from skniso import EquivariantClassifier, GramFeatures, NeuralIsometryTransformer
+from skniso import EquivariantClassifier, NeuralIsometryTransformer, make_gram_probe
 from skniso.baselines import CNNClassifier3D, SteerableCNNClassifier
 from skniso.datasets import make_tetris3d, make_tetris3d_pairs
 from skniso.metrics import equivariance_error, gram_invariance_ratio
@@ -89,8 +85,7 @@ def run_one(seed, args):
         held_out, held_labels = make_tetris3d_pairs(200, max_shift=args.max_shift, random_state=3000 + seed, **grid)
         tau, source, target = niso.isometries(held_out, return_latents=True)
         # A linear probe on the same invariants (the Gram matrix), for the head's share of the result.
-        probe = make_pipeline(GramFeatures(n_components=args.n_components), StandardScaler(),
-                              LogisticRegression(max_iter=5000))
+        probe = make_gram_probe(n_components=args.n_components)
         probe.fit(train_latents, train_y)
         result["niso"] = {
             "accuracy": float(clf.score(test_latents, test_y)),
