@@ -101,7 +101,8 @@ def run_one(seed, args):
         pairs, _ = make_tetris3d_pairs(args.niso_pairs, n_views=3 if args.niso_regime == "triplet" else 2,
                                        max_shift=args.max_shift, random_state=2000 + seed, **grid)
         niso = NeuralIsometryTransformer(
-            channels=(8, 16), latent_channels=8, n_components=args.n_components, regime=args.niso_regime,
+            channels=tuple(args.niso_channels), latent_channels=args.niso_latent_channels,
+            n_components=args.n_components, regime=args.niso_regime,
             equivariance_normalization=None if args.niso_normalization == "none" else args.niso_normalization,
             beta=args.niso_beta,
             max_steps=args.niso_steps, batch_size=8, warmup_steps=20, random_state=seed, device="cpu",
@@ -153,6 +154,8 @@ def main():
     parser.add_argument("--niso-normalization", choices=["none", "magnitude", "spread"], default="none",
                         help="NIso's equivariance_normalization (none: the reference's absolute L_E)")
     parser.add_argument("--niso-beta", type=float, default=0.1, help="weight of the multiplicity loss L_M")
+    parser.add_argument("--niso-channels", type=int, nargs="+", default=[8, 16], help="NIso encoder widths")
+    parser.add_argument("--niso-latent-channels", type=int, default=8)
     parser.add_argument("--n-components", type=int, default=32)
     parser.add_argument("--clf-steps", type=int, default=300)
     parser.add_argument("--out", default=None, help="JSON path (default benchmarks/results/tetris3d-<time>.json)")
