@@ -15,7 +15,14 @@ class SteerableCNNClassifier(ObservationClassifierBase):
     rings times spherical harmonics coupled by Clebsch-Gordan coefficients,
     nonlinearities are gated, and the scalar fields of the last layer are pooled
     over space into rotation-invariant features (see :mod:`skniso.nn.steerable`).
-    Reflections are not built in, so mirror-image shapes stay distinguishable.
+    Reflections are not built in, so mirror-image shapes stay distinguishable in
+    principle. In practice, with the default degree ≤ 1 fields, the only
+    pseudo-scalars (triple products of vector fields) arise deep in the network
+    and are weak: on 3D Tetris the chiral pair stays at chance under random
+    rotations, while the six achiral shapes reach 0.98 when trained in one
+    random pose (BENCHMARKS.md, 3D Tetris).
+    Degree ≥ 2 fields carry chirality at a single voxel but need a finer grid
+    than 16³ to stay invariant off the lattice.
 
     Exactness: the logits are invariant to the 24 rotations of the cube (voxel
     permutations; for cubic inputs with even sizes at each pooling level) up to
