@@ -63,11 +63,13 @@ def randomly_oriented_training_set(n_per_class, max_shift, grid_size, block_size
 
 
 def scores(model, train_x, train_y, test_x, test_y):
-    """Rotated-test and training accuracy, and the rotated-test accuracy on the chiral pair alone."""
+    """Rotated-test and training accuracy, the rotated-test accuracy on the chiral pair alone,
+    and per class (in TETRIS3D_NAMES order)."""
     predicted = model.predict(test_x)
     chiral = np.isin(test_y, CHIRAL_PAIR)
     return {"accuracy": float(np.mean(predicted == test_y)), "train_accuracy": float(model.score(train_x, train_y)),
-            "chiral_pair_accuracy": float(np.mean(predicted[chiral] == test_y[chiral]))}
+            "chiral_pair_accuracy": float(np.mean(predicted[chiral] == test_y[chiral])),
+            "per_class_accuracy": [float(np.mean(predicted[test_y == c] == c)) for c in range(len(TETRIS3D_NAMES))]}
 
 
 def _timed(fn):

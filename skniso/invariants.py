@@ -35,6 +35,13 @@ class GramFeatures(TransformerMixin, BaseEstimator):
     is not yet equivariant when labelled data are few.  :func:`make_gram_probe`
     builds the three steps after the transformer.
 
+    The flip side: latents related by an orthogonal map with determinant -1
+    look the same too, and while C < K the SO(K)-invariants are no richer
+    (a rank-C latent's improper orbit is also a proper one).  Where mirror
+    images are encoded to orthogonally related latents, as a latent operator
+    that commutes with reflections would do, no τ-invariant head can tell them
+    apart (BENCHMARKS.md, the Tetris chiral pair).
+
     Parameters
     ----------
     n_components : int or "auto", default="auto"
