@@ -35,7 +35,7 @@ import torch
 from skniso import EquivariantClassifier, NeuralIsometryTransformer, make_gram_probe
 from skniso.baselines import CNNClassifier3D, SteerableCNNClassifier
 from skniso.datasets import TETRIS3D_NAMES, TETRIS3D_SHAPES, make_tetris3d, make_tetris3d_pairs
-from skniso.datasets._tetris import random_rotations, render_blocks
+from skniso.datasets._tetris import _posed_centres, random_rotations, render_blocks
 from skniso.metrics import equivariance_error, gram_invariance_ratio
 
 MODELS = ("cnn3d", "steerable", "niso")
@@ -50,14 +50,25 @@ def other_shape(labels, seed):
 CHIRAL_PAIR = [TETRIS3D_NAMES.index("screw_right"), TETRIS3D_NAMES.index("screw_left")]
 
 
+def tetris_niso(seed, **params):
+    """The benchmark's NIso on 16³ Tetris volumes: encoder (8, 16), C = 8, K = 32, batch 8.
+
+    ``params`` override or add NeuralIsometryTransformer parameters (steps, β, regime, …);
+    every Tetris script builds its model here, so they all train the same network.
+    """
+    settings = dict(channels=(8, 16), latent_channels=8, n_components=32, batch_size=8, warmup_steps=20,
+                    random_state=seed, device="cpu")
+    return NeuralIsometryTransformer(**{**settings, **params})
+
+
 def randomly_oriented_training_set(n_per_class, max_shift, grid_size, block_size, seed):
     """Each class in one Haar-random orientation of its own (the se3cnn reference's protocol),
     shared by all its samples, which differ by uniform shifts of up to ``max_shift`` voxels."""
     rng = np.random.default_rng(seed)
     labels = np.tile(np.arange(len(TETRIS3D_SHAPES)), n_per_class)
-    shapes = (TETRIS3D_SHAPES - TETRIS3D_SHAPES.mean(axis=1, keepdims=True)) * block_size
+    shapes = _posed_centres(labels, False, 0.0, block_size, rng)  # centred and scaled; draws nothing
     orientation = random_rotations(len(TETRIS3D_SHAPES), rng)[labels]
-    centres = shapes[labels] @ orientation.transpose(0, 2, 1)
+    centres = shapes @ orientation.transpose(0, 2, 1)
     centres = centres + rng.uniform(-max_shift, max_shift, (len(labels), 1, 3))
     return render_blocks(centres, grid_size, block_size / 2), labels
 
@@ -102,12 +113,11 @@ def run_one(seed, args):
     if "niso" in args.models:
         pairs, _ = make_tetris3d_pairs(args.niso_pairs, n_views=3 if args.niso_regime == "triplet" else 2,
                                        max_shift=args.max_shift, random_state=2000 + seed, **grid)
-        niso = NeuralIsometryTransformer(
-            channels=tuple(args.niso_channels), latent_channels=args.niso_latent_channels,
+        niso = tetris_niso(
+            seed, channels=tuple(args.niso_channels), latent_channels=args.niso_latent_channels,
             n_components=args.n_components, regime=args.niso_regime,
             equivariance_normalization=None if args.niso_normalization == "none" else args.niso_normalization,
-            beta=args.niso_beta,
-            max_steps=args.niso_steps, batch_size=8, warmup_steps=20, random_state=seed, device="cpu",
+            beta=args.niso_beta, max_steps=args.niso_steps,
         )
         clf = EquivariantClassifier(n_components=args.n_components, width=64, gram_channels=32,
                                     max_steps=args.clf_steps, random_state=seed, device="cpu")

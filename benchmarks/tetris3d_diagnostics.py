@@ -24,10 +24,10 @@ import os
 import numpy as np
 import torch
 
-from skniso import EquivariantClassifier, NeuralIsometryTransformer
+from skniso import EquivariantClassifier
 from skniso.datasets import make_tetris3d, make_tetris3d_pairs
 from skniso.metrics import equivariance_error, gram_invariance_ratio
-from tetris3d import other_shape  # benchmarks/ is on the path when run as a script
+from tetris3d import other_shape, tetris_niso  # benchmarks/ is on the path when run as a script
 
 VARIANTS = {
     "pairwise": {},
@@ -39,9 +39,7 @@ VARIANTS = {
 def diagnose(params, seed, steps, grid):
     triplet = params.get("regime") == "triplet"
     pairs, _ = make_tetris3d_pairs(400, n_views=3 if triplet else 2, max_shift=1.0, random_state=2000 + seed, **grid)
-    niso = NeuralIsometryTransformer(channels=(8, 16), latent_channels=8, n_components=32, max_steps=steps,
-                                     batch_size=8, warmup_steps=20, random_state=seed, device="cpu", **params)
-    niso.fit(pairs)
+    niso = tetris_niso(seed, max_steps=steps, **params).fit(pairs)
     train_x, train_y = make_tetris3d(8, max_shift=1.0, random_state=seed, **grid)
     test_x, test_y = make_tetris3d(25, rotate=True, max_shift=1.0, random_state=1000 + seed, **grid)
     clf = EquivariantClassifier(n_components=32, width=64, gram_channels=32, max_steps=300, random_state=seed,

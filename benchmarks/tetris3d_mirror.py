@@ -21,10 +21,9 @@ import os
 import numpy as np
 import torch
 
-from skniso import NeuralIsometryTransformer
 from skniso.datasets import TETRIS3D_NAMES, make_tetris3d, make_tetris3d_pairs
 from skniso.metrics import gram_invariance_ratio
-from tetris3d import CHIRAL_PAIR, other_shape
+from tetris3d import CHIRAL_PAIR, other_shape, tetris_niso  # benchmarks/ is on the path when run as a script
 
 
 def main():
@@ -39,26 +38,25 @@ def main():
     torch.set_num_threads(int(os.environ.get("SKNISO_THREADS", torch.get_num_threads())))
     seed, grid = args.seed, dict(grid_size=16, block_size=3.0)
     pairs, _ = make_tetris3d_pairs(args.niso_pairs, max_shift=1.0, random_state=2000 + seed, **grid)
-    niso = NeuralIsometryTransformer(
-        channels=(8, 16), latent_channels=8, n_components=32, beta=args.niso_beta,
-        max_steps=args.niso_steps, batch_size=8, warmup_steps=20, random_state=seed, device="cpu",
-    ).fit(pairs)
+    niso = tetris_niso(seed, beta=args.niso_beta, max_steps=args.niso_steps).fit(pairs)
     x, y = make_tetris3d(args.n_test, rotate=True, max_shift=1.0, random_state=1000 + seed, **grid)
     rotated_pairs, pair_labels = make_tetris3d_pairs(8 * args.n_test, max_shift=1.0, random_state=3000 + seed, **grid)
     mirrored = np.flip(x, axis=2).copy()
+
     def encode(volumes):
         return niso.transform(volumes).reshape(len(volumes), *niso.latent_shape_)  # (n, K, C)
 
     latent, latent_mirror = encode(x), encode(mirrored)
     others = latent[other_shape(y, seed)]
     source, target = encode(rotated_pairs[:, 0]), encode(rotated_pairs[:, 1])
+    pair_others = source[other_shape(pair_labels, seed)]
     record = {"args": vars(args), "per_class": {}}
     for c, name in enumerate(TETRIS3D_NAMES):
         mask, pair_mask = y == c, pair_labels == c
         record["per_class"][name] = {
             "mirror_ratio": gram_invariance_ratio(latent[mask], latent_mirror[mask], others[mask]),
             "rotation_ratio": gram_invariance_ratio(
-                source[pair_mask], target[pair_mask], source[other_shape(pair_labels, seed)][pair_mask]
+                source[pair_mask], target[pair_mask], pair_others[pair_mask]
             ),
         }
     chiral = np.isin(y, CHIRAL_PAIR)
