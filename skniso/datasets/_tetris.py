@@ -51,6 +51,10 @@ def random_rotations(n, rng):
     )
 
 
+# float64 values per rendering chunk (~100 MB of intermediates).
+_RENDER_CHUNK_VALUES = 4_000_000
+
+
 def render_blocks(centres, grid_size, sigma):
     """Splat block centres (in voxels, relative to the grid centre) as Gaussians.
 
@@ -69,9 +73,14 @@ def render_blocks(centres, grid_size, sigma):
     """
     axis = np.arange(grid_size) - (grid_size - 1) / 2
     points = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), -1).reshape(-1, 3)
-    squared = ((points[None, None] - centres[:, :, None]) ** 2).sum(-1)  # (n, B, G³)
-    volume = np.exp(-squared / (2 * sigma * sigma)).sum(1)
-    return volume.reshape(-1, 1, grid_size, grid_size, grid_size).astype(np.float32)
+    volume = np.empty((len(centres), grid_size**3), dtype=np.float32)
+    # In chunks: at once, the float64 (n, B, G³, 3) intermediate would take ~40 GB for 100k 16³ volumes.
+    chunk = max(1, _RENDER_CHUNK_VALUES // (max(centres.shape[1], 1) * points.size))
+    for start in range(0, len(centres), chunk):
+        part = centres[start:start + chunk]
+        squared = ((points[None, None] - part[:, :, None]) ** 2).sum(-1)  # (chunk, B, G³)
+        volume[start:start + chunk] = np.exp(-squared / (2 * sigma * sigma)).sum(1)
+    return volume.reshape(-1, 1, grid_size, grid_size, grid_size)
 
 
 def _check(grid_size, block_size, sigma, max_shift):

@@ -166,3 +166,17 @@ def test_numpy_integers_at_the_minimum_are_accepted():
 def test_pair_integers_follow_the_rule(name, value):
     with pytest.raises(ValueError, match=names_the_value(name, value)):
         make_tetris3d_pairs(**{"n_pairs": 2, "grid_size": 4, name: value})
+
+
+def test_render_blocks_in_chunks_matches_a_direct_gaussian_sum(monkeypatch):
+    from skniso.datasets import _tetris
+
+    centres = np.random.default_rng(0).uniform(-4, 4, size=(7, 4, 3))
+    axis = np.arange(8) - 3.5
+    grid = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), -1)
+    expected = np.exp(-((grid[None, None] - centres[:, :, None, None, None]) ** 2).sum(-1) / 2.0).sum(1)
+    # Two samples per chunk, so the last chunk is partial.
+    monkeypatch.setattr(_tetris, "_RENDER_CHUNK_VALUES", 2 * 4 * 8**3 * 3)
+    volumes = render_blocks(centres, 8, 1.0)
+    assert volumes.shape == (7, 1, 8, 8, 8) and volumes.dtype == np.float32
+    np.testing.assert_allclose(volumes[:, 0], expected, rtol=1e-6)
