@@ -67,6 +67,18 @@ def tetris_niso(seed, **params):
     return NeuralIsometryTransformer(**{**settings, **params})
 
 
+def tetris_head(seed, n_components=32, max_steps=300):
+    """The benchmark's EquivariantClassifier on NIso's Tetris latents (width 64, 32 Gram channels)."""
+    return EquivariantClassifier(n_components=n_components, width=64, gram_channels=32, max_steps=max_steps,
+                                 random_state=seed, device="cpu")
+
+
+def mean_and_std(values):
+    """Mean and sample standard deviation (0 for a single value) of a list of accuracies."""
+    values = np.asarray(values, dtype=float)
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+
 def randomly_oriented_training_set(n_per_class, max_shift, grid_size, block_size, seed):
     """Each class in one Haar-random orientation of its own (the se3cnn reference's protocol),
     shared by all its samples, which differ by uniform shifts of up to ``max_shift`` voxels."""
@@ -131,8 +143,7 @@ def run_one(seed, args):
             equivariance_normalization=None if args.niso_normalization == "none" else args.niso_normalization,
             beta=args.niso_beta, max_steps=args.niso_steps,
         )
-        clf = EquivariantClassifier(n_components=args.n_components, width=64, gram_channels=32,
-                                    max_steps=args.clf_steps, random_state=seed, device="cpu")
+        clf = tetris_head(seed, args.n_components, args.clf_steps)
         (_, niso_seconds) = _timed(lambda: niso.fit(pairs))
         train_latents, test_latents = niso.transform(train_x), niso.transform(test_x)
         (_, clf_seconds) = _timed(lambda: clf.fit(train_latents, train_y))
@@ -210,15 +221,13 @@ def main():
         print(json.dumps(runs[-1]), flush=True)
     summary = {}
     for model in args.models:
-        acc = np.array([r[model]["accuracy"] for r in runs])
-        secs = np.array([r[model]["fit_seconds"] for r in runs])
-        summary[model] = {"accuracy_mean": float(acc.mean()), "accuracy_std": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
-                          "fit_seconds_mean": float(secs.mean())}
+        mean, std = mean_and_std([r[model]["accuracy"] for r in runs])
+        summary[model] = {"accuracy_mean": mean, "accuracy_std": std,
+                          "fit_seconds_mean": float(np.mean([r[model]["fit_seconds"] for r in runs]))}
     if "niso" in args.models:  # NIso's other heads, on the same latents (fit time: the pre-training's)
         for head in ("gram_nearest_neighbour", "gram_lda"):
-            acc = np.array([r["niso"][head]["accuracy"] for r in runs])
-            summary[f"niso+{head}"] = {**summary["niso"], "accuracy_mean": float(acc.mean()),
-                                       "accuracy_std": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0}
+            mean, std = mean_and_std([r["niso"][head]["accuracy"] for r in runs])
+            summary[f"niso+{head}"] = {**summary["niso"], "accuracy_mean": mean, "accuracy_std": std}
     record = {
         "benchmark": "tetris3d",
         "args": vars(args),

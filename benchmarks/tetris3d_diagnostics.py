@@ -24,10 +24,9 @@ import os
 import numpy as np
 import torch
 
-from skniso import EquivariantClassifier
 from skniso.datasets import make_tetris3d, make_tetris3d_pairs
 from skniso.metrics import equivariance_error, gram_invariance_ratio
-from tetris3d import other_shape, tetris_niso  # benchmarks/ is on the path when run as a script
+from tetris3d import other_shape, tetris_head, tetris_niso  # benchmarks/ is on the path when run as a script
 
 VARIANTS = {
     "pairwise": {},
@@ -42,8 +41,7 @@ def diagnose(params, seed, steps, grid):
     niso = tetris_niso(seed, max_steps=steps, **params).fit(pairs)
     train_x, train_y = make_tetris3d(8, max_shift=1.0, random_state=seed, **grid)
     test_x, test_y = make_tetris3d(25, rotate=True, max_shift=1.0, random_state=1000 + seed, **grid)
-    clf = EquivariantClassifier(n_components=32, width=64, gram_channels=32, max_steps=300, random_state=seed,
-                                device="cpu").fit(niso.transform(train_x), train_y)
+    clf = tetris_head(seed).fit(niso.transform(train_x), train_y)
     held, labels = make_tetris3d_pairs(400, max_shift=1.0, random_state=3000 + seed, **grid)
     tau, source, target = niso.isometries(held, return_latents=True)
     return {

@@ -51,7 +51,7 @@ def random_rotations(n, rng):
     )
 
 
-# float64 values per rendering chunk (~100 MB of intermediates).
+# float64 values per rendering chunk (32 MB of intermediates).
 _RENDER_CHUNK_VALUES = 4_000_000
 
 
