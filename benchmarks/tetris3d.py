@@ -162,7 +162,8 @@ def run_one(seed, args):
         if args.save_latents:
             os.makedirs(args.save_latents, exist_ok=True)
             np.savez(os.path.join(args.save_latents, f"tetris3d-latents-seed{seed}.npz"), train=train_latents,
-                     train_y=train_y, test=test_latents, test_y=test_y)
+                     train_y=train_y, test=test_latents, test_y=test_y, eigenvalues=niso.eigenvalues_,
+                     held_out_tau=tau)
         result["niso"] = {
             **scores(clf, train_latents, train_y, test_latents, test_y),
             "linear_probe_accuracy": float(probe.score(test_latents, test_y)),

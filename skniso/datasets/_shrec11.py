@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch
 
-from .._validation import check_int
+from .._validation import check_int, check_ints
 from ..geometry import HKS_TIMES, spherical_hks_maps, vertex_areas
+from ..geometry._spectral import check_hks_times
 from ._spherical import draw_conformal_pairs, hks_statistics, normalize_spherical_maps
 
 __all__ = ["SHREC11_SKIPPED_CLASSES", "load_shrec11_conformal"]
@@ -118,6 +119,10 @@ def load_shrec11_conformal(
         max_mobius = check_int(max_mobius, "max_mobius", minimum=1)
     if n_pairs_per_shape is not None:
         n_pairs_per_shape = check_int(n_pairs_per_shape, "n_pairs_per_shape", minimum=1)
+    # The per-mesh preprocessing checks these too, but only after a mesh is read.
+    n_eigenpairs = check_int(n_eigenpairs, "n_eigenpairs", minimum=1)
+    grid_shape = check_ints(grid_shape, "grid_shape", minimum=2, length=2)
+    times = check_hks_times(times)
     root = Path(root)
     base, base_sphere, mobius_sphere = root / "base", root / "base_sphere", root / "mobius_sphere"
     for directory in (base, base_sphere, mobius_sphere):

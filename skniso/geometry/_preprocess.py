@@ -9,7 +9,7 @@ from ._flow import conformal_flow
 from ._mesh import check_mesh
 from ._mobius import apply_mobius, random_mobius
 from ._raster import rasterize_sphere
-from ._spectral import HKS_TIMES, heat_kernel_signature, laplacian_eigenpairs
+from ._spectral import HKS_TIMES, check_hks_times, heat_kernel_signature, laplacian_eigenpairs
 
 __all__ = ["mesh_hks", "spherical_hks_maps"]
 
@@ -111,7 +111,7 @@ def spherical_hks_maps(
     n_mobius = check_int(n_mobius, "n_mobius", minimum=0)
     # The mesh decides the upper bound (laplacian_eigenpairs checks it).
     n_eigenpairs = check_int(n_eigenpairs, "n_eigenpairs")
-    times = np.asarray(times, dtype=np.float64)
+    times = check_hks_times(times)
     grid_shape = check_ints(grid_shape, "grid_shape", minimum=2, length=2)
     args = (vertices, faces, sphere_vertices, mobius, n_mobius, float(max_dilation),
             random_state, n_eigenpairs, times, grid_shape, method, embeddings)

@@ -118,6 +118,21 @@ def laplacian_eigenpairs(vertices, faces, n_eigenpairs=128, method="cotan"):
     return np.maximum(values[order], 0.0), vectors[:, order]
 
 
+def check_hks_times(times):
+    """Return ``times`` as a flat float64 array, or raise a ``ValueError`` naming them.
+
+    Diffusion times must be finite and non-negative, and there must be at least
+    one: NaN would otherwise pass a sign check and fill the signature with NaN.
+    """
+    try:
+        values = np.asarray(times, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        values = None
+    if values is None or values.size == 0 or not np.all(np.isfinite(values)) or np.any(values < 0):
+        raise ValueError(f"times must be a non-empty array of finite non-negative values, got {times!r}")
+    return values
+
+
 def heat_kernel_signature(eigenvalues, eigenvectors, times=HKS_TIMES):
     """HKS(x, t) = Σ_k φ_k(x)² exp(-λ_k t).
 
@@ -134,12 +149,10 @@ def heat_kernel_signature(eigenvalues, eigenvectors, times=HKS_TIMES):
     """
     eigenvalues = np.asarray(eigenvalues, dtype=np.float64)
     eigenvectors = np.asarray(eigenvectors, dtype=np.float64)
-    times = np.asarray(times, dtype=np.float64).ravel()
+    times = check_hks_times(times)
     if eigenvectors.ndim != 2 or eigenvectors.shape[1] != eigenvalues.shape[0]:
         raise ValueError(
             f"eigenvectors must be (n_vertices, {eigenvalues.shape[0]}) to match the eigenvalues, "
             f"got {eigenvectors.shape}"
         )
-    if times.size == 0 or np.any(times < 0):
-        raise ValueError(f"times must be a non-empty array of non-negative values, got {times}")
     return (eigenvectors ** 2) @ np.exp(-np.outer(eigenvalues, times))

@@ -114,6 +114,20 @@ def test_integer_parameters_follow_the_rule(shrec_root, no_mesh_reading, name, v
         load_shrec11_conformal(shrec_root, **kwargs)
 
 
+@pytest.mark.parametrize("name, value, message", [
+    *[("n_eigenpairs", value, names_the_value("n_eigenpairs", value)) for value in [*bad_integers(12), "12"]],
+    ("grid_shape", (8,), r"grid_shape must be a tuple of 2 integers >= 2, got \(8,\)"),
+    ("grid_shape", (1, 16), r"grid_shape must be"),
+    ("grid_shape", (8.0, 16), r"grid_shape must be"),
+    ("times", [0.1, np.nan], r"times must be a non-empty array of finite non-negative values"),
+    ("times", [], r"times must be a non-empty array"),
+])
+def test_preprocessing_parameters_are_checked_before_a_mesh_is_read(shrec_root, no_mesh_reading, name, value, message):
+    kwargs = {"grid_shape": (8, 16), "n_eigenpairs": 12, "n_train": 3, "n_test": 1, name: value}
+    with pytest.raises(ValueError, match=message):
+        load_shrec11_conformal(shrec_root, **kwargs)
+
+
 def test_numpy_integers_at_the_minimum_are_accepted(shrec_root):
     data = load_shrec11_conformal(
         shrec_root, grid_shape=(8, 16), n_eigenpairs=12, n_train=np.int64(1), n_test=np.int64(1),

@@ -68,6 +68,12 @@ def test_hks_rejects_mismatched_shapes():
         heat_kernel_signature(np.ones(3), np.ones((5, 4)))
 
 
+@pytest.mark.parametrize("times", [[], [0.1, np.nan], [np.inf], [-0.1, 0.5], ["soon"]])
+def test_hks_rejects_times_that_are_empty_negative_or_not_finite(times):
+    with pytest.raises(ValueError, match=r"times must be a non-empty array of finite non-negative values, got"):
+        heat_kernel_signature(np.ones(3), np.ones((5, 3)), times)
+
+
 def test_bad_meshes_and_parameters_are_rejected():
     vertices, faces = icosphere(1)
     with pytest.raises(ValueError, match="vertices must have shape"):
