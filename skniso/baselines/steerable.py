@@ -22,7 +22,10 @@ class SteerableCNNClassifier(ObservationClassifierBase):
     rotations, while the six achiral shapes reach 0.98 when trained in one
     random pose (BENCHMARKS.md, 3D Tetris).
     Degree ≥ 2 fields carry chirality at a single voxel but need a finer grid
-    than 16³ to stay invariant off the lattice.
+    than 16³ to stay invariant off the lattice.  The grid itself keeps the
+    chirality (a fixed pseudo-scalar of the smoothed volume's gradient and
+    Hessian separates the pair, ``benchmarks/tetris3d_chirality.py``); what
+    fails is learning one from a single training pose.
 
     Exactness: the logits are invariant to the 24 rotations of the cube (voxel
     permutations; for cubic inputs with even sizes at each pooling level) up to
