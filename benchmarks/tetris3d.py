@@ -79,6 +79,12 @@ def mean_and_std(values):
     return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
 
 
+def rotated_test_set(seed, n_per_class, max_shift=1.0, **grid):
+    """The benchmark's test set for ``seed``: every shape under uniformly random SO(3) rotations
+    and uniform shifts of up to ``max_shift`` voxels (seeded apart from training and pairs)."""
+    return make_tetris3d(n_per_class, rotate=True, max_shift=max_shift, random_state=1000 + seed, **grid)
+
+
 def randomly_oriented_training_set(n_per_class, max_shift, grid_size, block_size, seed):
     """Each class in one Haar-random orientation of its own (the se3cnn reference's protocol),
     shared by all its samples, which differ by uniform shifts of up to ``max_shift`` voxels."""
@@ -119,9 +125,7 @@ def run_one(seed, args):
         train_x, train_y = make_tetris3d(args.n_train, max_shift=args.max_shift, random_state=seed, **grid)
     else:
         train_x, train_y = randomly_oriented_training_set(args.n_train, args.max_shift, seed=seed, **grid)
-    test_x, test_y = make_tetris3d(
-        args.n_test, rotate=True, max_shift=args.max_shift, random_state=1000 + seed, **grid
-    )
+    test_x, test_y = rotated_test_set(seed, args.n_test, args.max_shift, **grid)
     result = {"seed": seed}
     if "cnn3d" in args.models:
         cnn = CNNClassifier3D(channels=(8, 16, 32), max_steps=args.cnn_steps, batch_size=16, lr=1e-2,

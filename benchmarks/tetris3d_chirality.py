@@ -27,10 +27,8 @@ import platform
 import numpy as np
 from scipy import ndimage
 
-from skniso.datasets import TETRIS3D_NAMES, make_tetris3d
-
-CHIRAL_PAIR = [TETRIS3D_NAMES.index("screw_right"), TETRIS3D_NAMES.index("screw_left")]
-
+from skniso.datasets import TETRIS3D_NAMES
+from tetris3d import CHIRAL_PAIR, rotated_test_set  # benchmarks/ is on the path when run as a script
 
 def jet_pseudoscalar(volume, sigma, half_width):
     """Σ det(g, Hg, H²g) / Σ |g||Hg||H²g| of one (D, H, W) volume smoothed at ``sigma``."""
@@ -64,8 +62,7 @@ def main():
     for sigma in args.sigmas:
         values, labels = [], []
         for seed in args.seeds:
-            # The test sets of benchmarks/tetris3d.py: random SO(3) rotations, ±1-voxel shifts.
-            volumes, y = make_tetris3d(args.n_per_class, rotate=True, max_shift=1.0, random_state=1000 + seed)
+            volumes, y = rotated_test_set(seed, args.n_per_class)  # tetris3d.py's test sets
             values += [jet_pseudoscalar(v[0].astype(np.float64), sigma, args.half_width) for v in volumes]
             labels.append(y)
         values, labels = np.array(values), np.concatenate(labels)

@@ -26,7 +26,7 @@ import torch
 
 from skniso.datasets import make_tetris3d, make_tetris3d_pairs
 from skniso.metrics import equivariance_error, gram_invariance_ratio
-from tetris3d import other_shape, tetris_head, tetris_niso  # benchmarks/ is on the path when run as a script
+from tetris3d import other_shape, rotated_test_set, tetris_head, tetris_niso  # benchmarks/ is on the path when run as a script
 
 VARIANTS = {
     "pairwise": {},
@@ -40,7 +40,7 @@ def diagnose(params, seed, steps, grid):
     pairs, _ = make_tetris3d_pairs(400, n_views=3 if triplet else 2, max_shift=1.0, random_state=2000 + seed, **grid)
     niso = tetris_niso(seed, max_steps=steps, **params).fit(pairs)
     train_x, train_y = make_tetris3d(8, max_shift=1.0, random_state=seed, **grid)
-    test_x, test_y = make_tetris3d(25, rotate=True, max_shift=1.0, random_state=1000 + seed, **grid)
+    test_x, test_y = rotated_test_set(seed, 25, **grid)
     clf = tetris_head(seed).fit(niso.transform(train_x), train_y)
     held, labels = make_tetris3d_pairs(400, max_shift=1.0, random_state=3000 + seed, **grid)
     tau, source, target = niso.isometries(held, return_latents=True)

@@ -21,9 +21,9 @@ import os
 import numpy as np
 import torch
 
-from skniso.datasets import TETRIS3D_NAMES, make_tetris3d, make_tetris3d_pairs
+from skniso.datasets import TETRIS3D_NAMES, make_tetris3d_pairs
 from skniso.metrics import gram_invariance_ratio
-from tetris3d import CHIRAL_PAIR, other_shape, tetris_niso  # benchmarks/ is on the path when run as a script
+from tetris3d import CHIRAL_PAIR, other_shape, rotated_test_set, tetris_niso  # benchmarks/ is on the path when run as a script
 
 
 def main():
@@ -39,7 +39,7 @@ def main():
     seed, grid = args.seed, dict(grid_size=16, block_size=3.0)
     pairs, _ = make_tetris3d_pairs(args.niso_pairs, max_shift=1.0, random_state=2000 + seed, **grid)
     niso = tetris_niso(seed, beta=args.niso_beta, max_steps=args.niso_steps).fit(pairs)
-    x, y = make_tetris3d(args.n_test, rotate=True, max_shift=1.0, random_state=1000 + seed, **grid)
+    x, y = rotated_test_set(seed, args.n_test, **grid)
     rotated_pairs, pair_labels = make_tetris3d_pairs(8 * args.n_test, max_shift=1.0, random_state=3000 + seed, **grid)
     mirrored = np.flip(x, axis=2).copy()
 
