@@ -248,6 +248,10 @@ def run_one(model, seed, args, config, overrides, data):
         "fit_seconds": fit_seconds,
     }
     result["predict_seconds"] = time.perf_counter() - start
+    # Under a time cap (``head.max_time``) on a shared GPU the head's step count varies.
+    head = estimator[-1] if isinstance(estimator, Pipeline) else estimator
+    if hasattr(head, "n_steps_"):
+        result["head_steps"] = head.n_steps_
     niso = fitted_transformer(estimator)
     if niso is not None:
         result.update(representation_metrics(niso, test_x, test_y, homnist_x, seed))
