@@ -205,6 +205,7 @@ def representation_metrics(niso, test_x, test_y, homnist_x, seed):
         "tau_off_block_energy": float(off_block_energy(
             tau, niso.eigenvalues_, niso.mask, niso.mask_temperature, average=True
         )),
+        "mask_temperature": niso.mask_temperature,
         # The learned spectrum: collapsed (all equal) means τ is any rotation of the eigenspace.
         "eigenvalues": [float(v) for v in np.round(niso.eigenvalues_, 6)],
         "pretrain_seconds": niso.history_[-1]["time"],

@@ -30,6 +30,7 @@ from scipy import ndimage
 from skniso.datasets import TETRIS3D_NAMES
 from tetris3d import CHIRAL_PAIR, rotated_test_set  # benchmarks/ is on the path when run as a script
 
+
 def jet_pseudoscalar(volume, sigma, half_width):
     """Σ det(g, Hg, H²g) / Σ |g||Hg||H²g| of one (D, H, W) volume smoothed at ``sigma``."""
     def derivative(order):
