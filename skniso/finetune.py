@@ -261,11 +261,18 @@ class FineTunedClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMixin
             pretrained += list(module.model.encoder.parameters())
         if self.train_operator:
             pretrained += list(module.model.operator.parameters())
+        if self.encoder_lr_scale == 0:
+            pretrained = []
         groups = [{"params": list(module.head.parameters()), "lr_scale": 1.0}]
-        if pretrained and self.encoder_lr_scale > 0:
+        if pretrained:
             groups.append({"params": pretrained, "lr_scale": float(self.encoder_lr_scale)})
         # The decoder and every frozen part stay out of the optimiser, so that
-        # weight decay leaves them as they were too.
+        # weight decay leaves them as they were too, and get no gradient: none
+        # is computed for them, and none piles up in their .grad to swell the
+        # norm that grad_clip_norm clips.
+        module.model.requires_grad_(False)
+        for parameter in pretrained:
+            parameter.requires_grad_(True)
         return torch.optim.AdamW(groups, lr=self.lr, betas=(0.9, 0.999), eps=1e-8,
                                  weight_decay=self.weight_decay)
 

@@ -600,9 +600,9 @@ class TrainedModuleMixin:
         if options["grad_clip_norm"] is not None or options["on_divergence"] == "restore":
             scaler.unscale_(optimizer)
             clip = options["grad_clip_norm"]
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(
-                module.parameters(), clip if clip is not None else math.inf
-            ))
+            # The norm of what the optimiser updates: frozen parts (fine-tuning) do not count.
+            updated = [p for group in optimizer.param_groups for p in group["params"]]
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(updated, clip if clip is not None else math.inf))
             # With gradient scaling, overflowing steps are expected: the scaler skips them.
             if not scaler.is_enabled() and not math.isfinite(grad_norm):
                 return scalars, grad_norm, f"finite, but its gradient norm is {grad_norm}"
