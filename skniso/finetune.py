@@ -257,12 +257,11 @@ class FineTunedClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMixin
 
     def _configure_optimizer(self, module):
         pretrained = []
-        if self.train_encoder:
-            pretrained += list(module.model.encoder.parameters())
-        if self.train_operator:
-            pretrained += list(module.model.operator.parameters())
-        if self.encoder_lr_scale == 0:
-            pretrained = []
+        if self.encoder_lr_scale > 0:  # a zero rate freezes both, as the flags do
+            if self.train_encoder:
+                pretrained += list(module.model.encoder.parameters())
+            if self.train_operator:
+                pretrained += list(module.model.operator.parameters())
         groups = [{"params": list(module.head.parameters()), "lr_scale": 1.0}]
         if pretrained:
             groups.append({"params": pretrained, "lr_scale": float(self.encoder_lr_scale)})

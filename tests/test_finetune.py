@@ -48,7 +48,7 @@ def test_frozen_encoder_and_operator_stay_put(labelled_pairs):
     np.testing.assert_allclose(clf.transformer_.transform(X), clf.eigenspace_latents(X).reshape(12, -1), atol=1e-5)
 
 
-def test_frozen_parts_get_no_gradient_and_stay_out_of_the_clipped_norm(labelled_pairs):
+def test_frozen_encoder_gets_no_gradient_while_the_operator_trains(labelled_pairs):
     # The reference's homNIST head: encoder frozen, Φ and M trained with the head.
     X, y = labelled_pairs
     clf = FineTunedClassifier(NeuralIsometryTransformer(**tiny_conv_params()), train_encoder=False,
