@@ -173,8 +173,10 @@ def load_co3d(
         the reference's ``co3dv2_top25_splits.json``); it replaces both the
         quality selection and the random split.
     max_frames : int or None, default=None
-        Keep only the first frames of each sequence (the reference evaluates the
-        first 200).
+        Keep only the first ``max_frames`` frames of each sequence, in
+        ``frame_number`` order (the reference evaluates the first 200).  None
+        keeps them all.  A sequence with fewer than two frames is skipped either
+        way: a pose needs a pair.
     random_state : int, RandomState instance or None, default=0
         Seeds the train/test split.
 
