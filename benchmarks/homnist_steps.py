@@ -1,0 +1,180 @@
+"""homNIST: accuracy against pre-training steps, read off one run.
+
+Issue 3's remaining lever for pairwise NIso is the step count: the paper trains
+for 50,000 steps, the CPU budget reaches about 5,000, and the GPU runs so far
+stopped on a time cap with the learning rate still near its peak.  This script
+trains one NIso model on one cosine schedule of ``--steps`` steps, keeps a copy
+of its weights at each of ``--snapshots``, and afterwards scores every snapshot
+with the same protocol as ``benchmarks/homnist.py`` (a head fitted on the clean
+training digits with a fixed step budget, the Gram linear probe, the
+equivariance and transfer errors).  The last snapshot is the annealed model; the
+earlier ones are the same run part-way, learning rate still high.  Under a time
+cap (``--set niso.max_time=S``) the run may stop before ``--steps``; the model
+is then also scored where it stopped, un-annealed.
+
+    python benchmarks/homnist_steps.py --config gpu --seed 0 --steps 9000 \\
+        --snapshots 1125 2250 4500 --out DIR/steps-seed0.jsonl
+
+``--pretrain-digits N`` pre-trains on a stratified subset of N training digits
+(the head still sees all of them), to tell over-fitting to the pre-training
+digits from the regime itself; every snapshot also reports the equivariance and
+τ transfer errors on those digits beside the held-out ones.  ``--set`` takes the
+same overrides as homnist.py (``niso.PARAM=VALUE``, ``head.PARAM=VALUE``);
+``--model`` picks the NIso variant.  One JSON line per snapshot, after a header
+line.
+"""
+
+import argparse
+import copy
+import json
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from homnist import (  # noqa: E402
+    CONFIGS, NISO_VARIANTS, linear_probe_accuracies, parse_overrides, representation_metrics, settings, split,
+    transfer_equivariance_error,
+)
+
+from skniso import EquivariantClassifier, NeuralIsometryTransformer  # noqa: E402
+from skniso.datasets import load_mnist, make_homnist_pairs, make_homnist_test  # noqa: E402
+from skniso.metrics import equivariance_error  # noqa: E402
+
+
+class SnapshotTransformer(NeuralIsometryTransformer):
+    """A NeuralIsometryTransformer that copies its weights at chosen steps of the run.
+
+    Set ``snapshot_steps`` (a set of step numbers) before ``fit``; afterwards
+    ``snapshots`` maps each step reached to a CPU copy of the model's state.
+    """
+
+    snapshot_steps = frozenset()
+
+    def _training_step(self, model, indices, data, generator):
+        self._live_model = model  # the loop's module; _on_step_end has only the history row
+        return super()._training_step(model, indices, data, generator)
+
+    def _on_step_end(self, record):
+        if record["step"] in self.snapshot_steps:
+            state = {k: v.detach().to("cpu", copy=True) for k, v in self._live_model.state_dict().items()}
+            self.snapshots[record["step"]] = state
+
+    def fit(self, X, y=None):
+        self.snapshots = {}
+        try:
+            return super().fit(X, y)
+        finally:
+            self.__dict__.pop("_live_model", None)
+
+
+def at_snapshot(fitted, step):
+    """A copy of the fitted transformer with the weights it had after ``step`` steps."""
+    niso = copy.deepcopy(fitted)
+    del niso.snapshots
+    niso.model_.load_state_dict(fitted.snapshots[step])
+    history = [row for row in fitted.history_ if row["step"] <= step]
+    niso._set_fitted(niso.model_, history, fitted.n_views_, fitted.observation_shape_, fitted.device_)
+    niso.n_steps_ = step
+    return niso
+
+
+def score_snapshot(niso, head_params, data, pretrain_x, seed):
+    """homnist.py's metrics for one snapshot, with a head of its own fitted on the clean training digits."""
+    (train_x, train_y), (test_x, test_y), (homnist_x, homnist_y) = data
+    start = time.perf_counter()
+    head = EquivariantClassifier(**head_params).fit(niso.transform(train_x), train_y)
+    result = {
+        "head_seconds": time.perf_counter() - start,
+        "head_steps": head.n_steps_,
+        "clean_accuracy": float(head.score(niso.transform(test_x), test_y)),
+        "homnist_accuracy": float(head.score(niso.transform(homnist_x), homnist_y)),
+    }
+    result.update(representation_metrics(niso, test_x, test_y, homnist_x, seed))
+    result.update(linear_probe_accuracies(niso, train_x, train_y, test_x, test_y, homnist_x, homnist_y))
+    # The same tests on digits the encoder was pre-trained on: a gap to the held-out
+    # figures is over-fitting to the pre-training digits.
+    pairs, _ = make_homnist_pairs(images=pretrain_x[:1000], random_state=2000 + seed)
+    tau, source, target = niso.isometries(pairs, return_latents=True)
+    result["pretrain_digits_equivariance_error"] = float(np.mean(equivariance_error(tau, source, target)))
+    result["pretrain_digits_transfer_equivariance_error"] = transfer_equivariance_error(niso, pretrain_x, seed)
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", choices=["cpu", "gpu"], default="cpu")
+    parser.add_argument("--model", choices=sorted(m for m in NISO_VARIANTS if m != "ae_augmentation"), default="niso")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=int, required=True, help="length of the learning-rate schedule")
+    parser.add_argument("--snapshots", type=int, nargs="+", required=True, help="steps at which to score the model")
+    parser.add_argument("--selection", choices=["test", "validation"], default="test")
+    parser.add_argument("--pretrain-digits", type=int, default=None,
+                        help="pre-train on this many of the training digits (a stratified subset); "
+                             "the head still sees all of them")
+    parser.add_argument("--set", nargs="*", default=[], metavar="PART.PARAM=VALUE")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    if any(not 0 < s <= args.steps for s in args.snapshots):
+        parser.error(f"--snapshots must lie in 1..--steps ({args.steps}), got {args.snapshots}")
+    args.mnist_root = None  # split() reads it; this script uses the bundled digits only
+
+    torch.set_num_threads(int(os.environ.get("SKNISO_THREADS", torch.get_num_threads())))
+    config = CONFIGS[args.config]
+    overrides = parse_overrides(args.set)
+    images, labels = load_mnist()
+    train, test = split(args.seed, args, config, images, labels)
+    homnist = make_homnist_test(*test, n_transforms=config["n_transforms"], random_state=1000 + args.seed)
+
+    pretrain_x = train[0]
+    if args.pretrain_digits is not None:
+        if not 10 <= args.pretrain_digits <= len(pretrain_x):
+            parser.error(f"--pretrain-digits must lie in 10..{len(pretrain_x)}, got {args.pretrain_digits}")
+        if args.pretrain_digits < len(pretrain_x):
+            pretrain_x = train_test_split(
+                *train, train_size=args.pretrain_digits, stratify=train[1], random_state=args.seed
+            )[0]
+    params = settings(args.model, "niso", config, overrides, args.seed)
+    params["max_steps"] = args.steps
+    niso = SnapshotTransformer(**params)
+    niso.snapshot_steps = frozenset(args.snapshots) | {args.steps}
+    start = time.perf_counter()
+    niso.fit(pretrain_x)
+    pretrain_seconds = time.perf_counter() - start
+    if niso.n_steps_ not in niso.snapshots:  # stopped early by niso.max_time: score where it stopped
+        niso.snapshot_steps = niso.snapshot_steps | {niso.n_steps_}
+        niso._live_model = niso.model_
+        niso._on_step_end({"step": niso.n_steps_})
+        del niso._live_model
+    head_params = settings(args.model, "head", config, overrides, args.seed)
+
+    with open(args.out, "w") as fh:
+        fh.write(json.dumps({"header": {
+            "args": vars(args), "pretrain_seconds": pretrain_seconds, "stop_reason": niso.stop_reason_,
+            "steps_reached": niso.n_steps_, "niso": {k: repr(v) for k, v in params.items()},
+            "head": head_params,
+            "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                        "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+                        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None},
+        }}) + "\n")
+        for step in sorted(niso.snapshots):
+            result = {"model": args.model, "seed": args.seed, "schedule_steps": args.steps, "snapshot_step": step}
+            result.update(score_snapshot(
+                at_snapshot(niso, step), head_params, (train, test, homnist), pretrain_x, args.seed
+            ))
+            fh.write(json.dumps(result) + "\n")
+            fh.flush()
+            print(json.dumps({k: result[k] for k in (
+                "snapshot_step", "homnist_accuracy", "clean_accuracy", "linear_probe_homnist_accuracy",
+                "equivariance_error", "pretrain_digits_equivariance_error", "transfer_equivariance_error",
+                "pretrain_digits_transfer_equivariance_error", "head_steps")}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
