@@ -113,6 +113,17 @@ def test_reproducible_without_touching_global_rng():
     np.testing.assert_array_equal(a, b)
 
 
+def test_a_sample_gets_the_same_probabilities_alone_as_in_a_batch():
+    # sklearn's check_methods_subset_invariance asks 1e-7, below float32's resolution
+    # on CPUs whose kernels depend on the batch size; this is the float32 version.
+    X, y = norm_task(n=40)
+    clf = EquivariantClassifier(**small(max_steps=20)).fit(X, y)
+    together = clf.predict_proba(X)
+    alone = np.concatenate([clf.predict_proba(X[i:i + 1]) for i in range(len(X))])
+    np.testing.assert_allclose(alone, together, rtol=1e-5, atol=1e-7)
+    assert not np.allclose(together, together.mean(axis=0))  # the probabilities do vary by sample
+
+
 def test_inference_runs_in_bounded_batches(monkeypatch):
     X, y = norm_task(n=40)
     clf = EquivariantClassifier(**small(max_steps=3)).fit(X, y)

@@ -95,6 +95,12 @@ EXPECTED_FAILURES = {
         ),
     },
     "EquivariantClassifier": {
+        "check_methods_subset_invariance": (
+            "float32 matrix products take different kernels for one row and for a "
+            "batch on some CPUs (seen on AMD EPYC), so probabilities differ in the "
+            "6th-7th digit against the check's 1e-7; test_classifier.py checks the "
+            "same invariance at float32 precision"
+        ),
         "check_classifiers_train": (
             "an O(K)-invariant classifier cannot tell x from -x (K=1 here); the "
             "standardised blobs of this check are nearly antipodal, so training "
