@@ -48,6 +48,11 @@ from skniso.datasets import load_mnist, make_homnist_pairs, make_homnist_test  #
 from skniso.metrics import equivariance_error  # noqa: E402
 
 
+def cpu_state(model):
+    """A CPU copy of ``model``'s weights, unaffected by further training."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
 class SnapshotTransformer(NeuralIsometryTransformer):
     """A NeuralIsometryTransformer that copies its weights at chosen steps of the run.
 
@@ -63,8 +68,7 @@ class SnapshotTransformer(NeuralIsometryTransformer):
 
     def _on_step_end(self, record):
         if record["step"] in self.snapshot_steps:
-            state = {k: v.detach().to("cpu", copy=True) for k, v in self._live_model.state_dict().items()}
-            self.snapshots[record["step"]] = state
+            self.snapshots[record["step"]] = cpu_state(self._live_model)
 
     def fit(self, X, y=None):
         self.snapshots = {}
@@ -148,10 +152,7 @@ def main():
     niso.fit(pretrain_x)
     pretrain_seconds = time.perf_counter() - start
     if niso.n_steps_ not in niso.snapshots:  # stopped early by niso.max_time: score where it stopped
-        niso.snapshot_steps = niso.snapshot_steps | {niso.n_steps_}
-        niso._live_model = niso.model_
-        niso._on_step_end({"step": niso.n_steps_})
-        del niso._live_model
+        niso.snapshots[niso.n_steps_] = cpu_state(niso.model_)
     head_params = settings(args.model, "head", config, overrides, args.seed)
 
     with open(args.out, "w") as fh:
