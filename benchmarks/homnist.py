@@ -39,9 +39,11 @@ completes; re-running with the same ``--out`` skips what is there, so a long
 run can be resumed.  ``--selection validation`` scores on held-out *training*
 digits instead (for choosing settings; the test digits stay unseen), and
 ``--set MODEL.niso.PARAM=VALUE`` / ``--set niso.PARAM=VALUE`` override settings.
-``--operator-head`` also fits, on each pipeline's pre-trained model, a second
-head whose Φ and M train with it (the reference code's head protocol; the
-package's pipeline freezes them) and reports its accuracies beside the main head's.
+``--train-digits N`` trains every model on a stratified subset of N training
+digits (the data-size curve).  ``--operator-head`` also fits, on each
+pipeline's pre-trained model, a second head whose Φ and M train with it (the
+reference code's head protocol; the package's pipeline freezes them) and
+reports its accuracies beside the main head's.
 
     python benchmarks/homnist.py --config cpu --seeds 0 1 2
 """
@@ -197,12 +199,31 @@ def transfer_equivariance_error(niso, test_x, seed, n_pairs=1000):
     return float(np.mean(equivariance_error(tau, source, target)))
 
 
+def spread_shares(niso, x):
+    """How much of the representation differs between digits, on the raw latents and on their invariants.
+
+    Share of the energy about the mean: mean‖Z_i − Z̄‖² / mean‖Z_i‖² for the latents
+    Z_i = Ê(x_i) (K×C), and the same for their Gram matrices Z_iᵀZ_i (the O(K)
+    invariants a head reads).  Near 0: every digit maps near one common point,
+    and a head must resolve small differences on a large shared part.
+    """
+    latents = niso.transform(x).reshape(len(x), len(niso.eigenvalues_), -1).astype(np.float64)
+    grams = np.einsum("nkc,nkd->ncd", latents, latents)
+
+    def share(values):
+        values = values.reshape(len(values), -1)
+        return float(np.mean(np.sum((values - values.mean(0)) ** 2, 1)) / np.mean(np.sum(values**2, 1)))
+
+    return {"latent_spread_share": share(latents), "gram_spread_share": share(grams)}
+
+
 def representation_metrics(niso, test_x, test_y, homnist_x, seed):
     """Equivariance error and τ's off-block energy on held-out homography pairs."""
     pairs, _ = make_homnist_pairs(images=test_x, labels=test_y, random_state=2000 + seed)
     tau, source, target = niso.isometries(pairs, return_latents=True)
     return {
         **test_transform_metrics(niso, test_x, homnist_x, seed),
+        **spread_shares(niso, test_x),
         "equivariance_error": float(np.mean(equivariance_error(tau, source, target))),
         "transfer_equivariance_error": transfer_equivariance_error(niso, test_x, seed),
         "tau_off_block_energy": float(off_block_energy(
@@ -215,6 +236,16 @@ def representation_metrics(niso, test_x, test_y, homnist_x, seed):
         "pretrain_steps": niso.n_steps_,
         "final_losses": {k: v for k, v in niso.history_[-1].items() if k not in ("step", "time", "lr")},
     }
+
+
+def stratified_subset(x, y, n, seed):
+    """``n`` of the digits ``x`` (and their labels ``y``), stratified by label; all of them if ``n`` is None."""
+    if n is None or n == len(y):
+        return x, y
+    if not 10 <= n <= len(y):
+        raise SystemExit(f"a subset of the training digits must hold 10..{len(y)} digits, got {n}")
+    sub_x, _, sub_y, _ = train_test_split(x, y, train_size=n, stratify=y, random_state=seed)
+    return sub_x, sub_y
 
 
 def split(seed, args, config, images, labels):
@@ -234,7 +265,8 @@ def split(seed, args, config, images, labels):
             *train, test_size=min(1000, len(train[1]) // 5), stratify=train[1], random_state=seed
         )
         train, test = (tx, ty), (vx, vy)
-    return train, test
+    # Fewer labelled (and pre-training) digits, for the data-size curve; the test digits stay the same.
+    return stratified_subset(*train, args.train_digits, seed), test
 
 
 def run_one(model, seed, args, config, overrides, data):
@@ -247,6 +279,7 @@ def run_one(model, seed, args, config, overrides, data):
     result = {
         "model": model,
         "seed": seed,
+        "train_digits": len(train_y),
         "clean_accuracy": float(estimator.score(test_x, test_y)),
         "homnist_accuracy": float(estimator.score(homnist_x, homnist_y)),
         "fit_seconds": fit_seconds,
@@ -349,6 +382,9 @@ def main():
     parser.add_argument("--selection", choices=["test", "validation"], default="test")
     parser.add_argument("--set", nargs="*", default=[], metavar="[MODEL.]PART.PARAM=VALUE",
                         help="override parameters, e.g. niso.beta=0.05 head.gram_channels=32 cnn.max_steps=500")
+    parser.add_argument("--train-digits", type=int, default=None,
+                        help="train every model on a stratified subset of this many of the training digits "
+                             "(pre-training, head and CNNs alike; the test digits are unchanged)")
     parser.add_argument("--operator-head", action="store_true",
                         help="also fit, on each pipeline's pre-trained model, a head with Φ and M trainable "
                              "(the reference code's protocol) and report its accuracies")

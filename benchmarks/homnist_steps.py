@@ -20,8 +20,11 @@ is then also scored where it stopped, un-annealed.
 digits from the regime itself; every snapshot also reports the equivariance and
 τ transfer errors on those digits beside the held-out ones.  ``--set`` takes the
 same overrides as homnist.py (``niso.PARAM=VALUE``, ``head.PARAM=VALUE``);
-``--model`` picks the NIso variant.  One JSON line per snapshot, after a header
-line.
+``--model`` picks the NIso variant.  ``--head-digits N ...`` also fits,
+on every snapshot, heads on stratified subsets of N labelled training digits:
+how homNIST accuracy grows with labelled data, with the representation fixed;
+``--head-steps N ...`` fits heads on all of them for N steps instead.  One JSON
+line per snapshot, after a header line.
 """
 
 import argparse
@@ -34,13 +37,12 @@ import time
 
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
 
 sys.path.insert(0, os.path.dirname(__file__))
 
 from homnist import (  # noqa: E402
     CONFIGS, NISO_VARIANTS, linear_probe_accuracies, parse_overrides, representation_metrics, settings, split,
-    transfer_equivariance_error,
+    stratified_subset, transfer_equivariance_error,
 )
 
 from skniso import EquivariantClassifier, NeuralIsometryTransformer  # noqa: E402
@@ -89,17 +91,40 @@ def at_snapshot(fitted, step):
     return niso
 
 
-def score_snapshot(niso, head_params, data, pretrain_x, seed):
-    """homnist.py's metrics for one snapshot, with a head of its own fitted on the clean training digits."""
+def score_snapshot(niso, head_params, data, pretrain_x, seed, head_digits=(), head_steps=()):
+    """homnist.py's metrics for one snapshot, with a head of its own fitted on the clean training digits.
+
+    For each n in ``head_digits`` a further head, same settings, is fitted on a
+    stratified subset of n labelled training digits (``head_digits_curve``); for
+    each n in ``head_steps``, one on all of them for n steps (``head_steps_curve``).
+    """
     (train_x, train_y), (test_x, test_y), (homnist_x, homnist_y) = data
+    train_z, test_z, homnist_z = niso.transform(train_x), niso.transform(test_x), niso.transform(homnist_x)
     start = time.perf_counter()
-    head = EquivariantClassifier(**head_params).fit(niso.transform(train_x), train_y)
+    head = EquivariantClassifier(**head_params).fit(train_z, train_y)
     result = {
         "head_seconds": time.perf_counter() - start,
         "head_steps": head.n_steps_,
-        "clean_accuracy": float(head.score(niso.transform(test_x), test_y)),
-        "homnist_accuracy": float(head.score(niso.transform(homnist_x), homnist_y)),
+        "clean_accuracy": float(head.score(test_z, test_y)),
+        "homnist_accuracy": float(head.score(homnist_z, homnist_y)),
+        "head_digits_curve": [],
+        "head_steps_curve": [],
     }
+    for n in head_digits:
+        sub_z, sub_y = stratified_subset(train_z, train_y, n, seed)
+        sub_head = EquivariantClassifier(**head_params).fit(sub_z, sub_y)
+        result["head_digits_curve"].append({
+            "head_digits": n,
+            "clean_accuracy": float(sub_head.score(test_z, test_y)),
+            "homnist_accuracy": float(sub_head.score(homnist_z, homnist_y)),
+        })
+    for n in head_steps:
+        long_head = EquivariantClassifier(**{**head_params, "max_steps": n}).fit(train_z, train_y)
+        result["head_steps_curve"].append({
+            "head_steps": long_head.n_steps_,
+            "clean_accuracy": float(long_head.score(test_z, test_y)),
+            "homnist_accuracy": float(long_head.score(homnist_z, homnist_y)),
+        })
     result.update(representation_metrics(niso, test_x, test_y, homnist_x, seed))
     result.update(linear_probe_accuracies(niso, train_x, train_y, test_x, test_y, homnist_x, homnist_y))
     # The same tests on digits the encoder was pre-trained on: a gap to the held-out
@@ -122,12 +147,18 @@ def main():
     parser.add_argument("--pretrain-digits", type=int, default=None,
                         help="pre-train on this many of the training digits (a stratified subset); "
                              "the head still sees all of them")
+    parser.add_argument("--head-digits", type=int, nargs="*", default=[],
+                        help="also fit a head on a stratified subset of each of these many labelled "
+                             "training digits (the labelled-data curve)")
+    parser.add_argument("--head-steps", type=int, nargs="*", default=[],
+                        help="also fit a head on all the labelled training digits for each of these "
+                             "many steps (the head's training budget)")
     parser.add_argument("--set", nargs="*", default=[], metavar="PART.PARAM=VALUE")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     if any(not 0 < s <= args.steps for s in args.snapshots):
         parser.error(f"--snapshots must lie in 1..--steps ({args.steps}), got {args.snapshots}")
-    args.mnist_root = None  # split() reads it; this script uses the bundled digits only
+    args.mnist_root = args.train_digits = None  # split() reads them; this script uses all the bundled digits
 
     torch.set_num_threads(int(os.environ.get("SKNISO_THREADS", torch.get_num_threads())))
     config = CONFIGS[args.config]
@@ -136,14 +167,13 @@ def main():
     train, test = split(args.seed, args, config, images, labels)
     homnist = make_homnist_test(*test, n_transforms=config["n_transforms"], random_state=1000 + args.seed)
 
-    pretrain_x = train[0]
-    if args.pretrain_digits is not None:
-        if not 10 <= args.pretrain_digits <= len(pretrain_x):
-            parser.error(f"--pretrain-digits must lie in 10..{len(pretrain_x)}, got {args.pretrain_digits}")
-        if args.pretrain_digits < len(pretrain_x):
-            pretrain_x = train_test_split(
-                *train, train_size=args.pretrain_digits, stratify=train[1], random_state=args.seed
-            )[0]
+    for option, values in (("--pretrain-digits", [args.pretrain_digits or len(train[1])]),
+                           ("--head-digits", args.head_digits)):
+        if any(not 10 <= n <= len(train[1]) for n in values):
+            parser.error(f"{option} must lie in 10..{len(train[1])}, got {values}")
+    if any(n < 1 for n in args.head_steps):
+        parser.error(f"--head-steps must be positive, got {args.head_steps}")
+    pretrain_x = stratified_subset(*train, args.pretrain_digits, args.seed)[0]
     params = settings(args.model, "niso", config, overrides, args.seed)
     params["max_steps"] = args.steps
     niso = SnapshotTransformer(**params)
@@ -167,14 +197,15 @@ def main():
         for step in sorted(niso.snapshots):
             result = {"model": args.model, "seed": args.seed, "schedule_steps": args.steps, "snapshot_step": step}
             result.update(score_snapshot(
-                at_snapshot(niso, step), head_params, (train, test, homnist), pretrain_x, args.seed
+                at_snapshot(niso, step), head_params, (train, test, homnist), pretrain_x, args.seed,
+                args.head_digits, args.head_steps,
             ))
             fh.write(json.dumps(result) + "\n")
             fh.flush()
             print(json.dumps({k: result[k] for k in (
                 "snapshot_step", "homnist_accuracy", "clean_accuracy", "linear_probe_homnist_accuracy",
                 "equivariance_error", "pretrain_digits_equivariance_error", "transfer_equivariance_error",
-                "pretrain_digits_transfer_equivariance_error", "head_steps")}), flush=True)
+                "pretrain_digits_transfer_equivariance_error", "head_steps", "head_digits_curve", "head_steps_curve")}), flush=True)
 
 
 if __name__ == "__main__":
