@@ -167,7 +167,8 @@ def main():
     train, test = split(args.seed, args, config, images, labels)
     homnist = make_homnist_test(*test, n_transforms=config["n_transforms"], random_state=1000 + args.seed)
 
-    for option, values in (("--pretrain-digits", [args.pretrain_digits or len(train[1])]),
+    pretrain_digits = len(train[1]) if args.pretrain_digits is None else args.pretrain_digits
+    for option, values in (("--pretrain-digits", [pretrain_digits]),
                            ("--head-digits", args.head_digits)):
         if any(not 10 <= n <= len(train[1]) for n in values):
             parser.error(f"{option} must lie in 10..{len(train[1])}, got {values}")
