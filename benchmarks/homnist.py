@@ -293,7 +293,10 @@ def run_one(model, seed, args, config, overrides, data):
     if niso is not None:
         result.update(representation_metrics(niso, test_x, test_y, homnist_x, seed))
         if isinstance(estimator, Pipeline):
-            result.update(linear_probe_accuracies(niso, train_x, train_y, test_x, test_y, homnist_x, homnist_y))
+            result.update(linear_probe_accuracies(
+                len(niso.eigenvalues_), niso.transform(train_x), train_y, niso.transform(test_x), test_y,
+                niso.transform(homnist_x), homnist_y,
+            ))
             if args.operator_head:
                 head_params = settings(model, "head", config, overrides, seed)
                 result.update(operator_head_accuracies(
@@ -325,17 +328,17 @@ def operator_head_accuracies(niso, head_params, train_x, train_y, test_x, test_y
     }
 
 
-def linear_probe_accuracies(niso, train_x, train_y, test_x, test_y, homnist_x, homnist_y):
+def linear_probe_accuracies(n_components, train_z, train_y, test_z, test_y, homnist_z, homnist_y):
     """A second head on the same latents: ``make_gram_probe``, GramFeatures → StandardScaler → LogisticRegression.
 
-    Fitted, like the main head, on the clean training digits only; it separates what the
-    invariants carry from what the vector-neuron head makes of them.
+    Takes the latents (``niso.transform`` of the clean training, clean test and homNIST
+    digits). Fitted, like the main head, on the clean training digits only; it separates
+    what the invariants carry from what the vector-neuron head makes of them.
     """
-    probe = make_gram_probe(n_components=len(niso.eigenvalues_))
-    probe.fit(niso.transform(train_x), train_y)
+    probe = make_gram_probe(n_components=n_components).fit(train_z, train_y)
     return {
-        "linear_probe_clean_accuracy": float(probe.score(niso.transform(test_x), test_y)),
-        "linear_probe_homnist_accuracy": float(probe.score(niso.transform(homnist_x), homnist_y)),
+        "linear_probe_clean_accuracy": float(probe.score(test_z, test_y)),
+        "linear_probe_homnist_accuracy": float(probe.score(homnist_z, homnist_y)),
     }
 
 

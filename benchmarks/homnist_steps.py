@@ -126,7 +126,9 @@ def score_snapshot(niso, head_params, data, pretrain_x, seed, head_digits=(), he
             "homnist_accuracy": float(long_head.score(homnist_z, homnist_y)),
         })
     result.update(representation_metrics(niso, test_x, test_y, homnist_x, seed))
-    result.update(linear_probe_accuracies(niso, train_x, train_y, test_x, test_y, homnist_x, homnist_y))
+    result.update(linear_probe_accuracies(
+        len(niso.eigenvalues_), train_z, train_y, test_z, test_y, homnist_z, homnist_y
+    ))
     # The same tests on digits the encoder was pre-trained on: a gap to the held-out
     # figures is over-fitting to the pre-training digits.
     pairs, _ = make_homnist_pairs(images=pretrain_x[:1000], random_state=2000 + seed)
