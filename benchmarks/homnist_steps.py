@@ -23,8 +23,15 @@ same overrides as homnist.py (``niso.PARAM=VALUE``, ``head.PARAM=VALUE``);
 ``--model`` picks the NIso variant.  ``--head-digits N ...`` also fits,
 on every snapshot, heads on stratified subsets of N labelled training digits:
 how homNIST accuracy grows with labelled data, with the representation fixed;
-``--head-steps N ...`` fits heads on all of them for N steps instead.  One JSON
-line per snapshot, after a header line.
+``--head-steps N ...`` fits heads on all of them for N steps instead.
+``--base-warps K`` pre-trains on K copies of each pre-training digit, each
+warped by its own draw of the training homographies, so that neither view of a
+pair is the clean digit (the head and the metrics still use clean digits).  One
+``--shared-homography`` pre-trains pairwise NIso on two digits under the same
+homography draw, τ solved on one digit's pair mapping the other's (and vice
+versa): the supervision that the triplet regime adds, transfer of τ between
+inputs, without applying T twice.  One JSON line per snapshot, after a header
+line.
 """
 
 import argparse
@@ -45,8 +52,9 @@ from homnist import (  # noqa: E402
     stratified_subset, transfer_equivariance_error,
 )
 
+import skniso.core.model as core_model  # noqa: E402
 from skniso import EquivariantClassifier, NeuralIsometryTransformer  # noqa: E402
-from skniso.datasets import load_mnist, make_homnist_pairs, make_homnist_test  # noqa: E402
+from skniso.datasets import RandomHomography, load_mnist, make_homnist_pairs, make_homnist_test  # noqa: E402
 from skniso.metrics import equivariance_error  # noqa: E402
 
 
@@ -63,6 +71,17 @@ class SnapshotTransformer(NeuralIsometryTransformer):
     """
 
     snapshot_steps = frozenset()
+    shared_homography = False
+
+    def _views(self, batch, generator):
+        if not self.shared_homography:
+            return super()._views(batch, generator)
+        # The batch's next digit under the same homography draw: re-using the
+        # generator's state gives every sample index the same H in both calls.
+        state = generator.get_state()
+        views = super()._views(batch, generator)
+        generator.set_state(state)
+        return views + super()._views(batch.roll(1, 0), generator)
 
     def _training_step(self, model, indices, data, generator):
         self._live_model = model  # the loop's module; _on_step_end has only the history row
@@ -78,6 +97,21 @@ class SnapshotTransformer(NeuralIsometryTransformer):
             return super().fit(X, y)
         finally:
             self.__dict__.pop("_live_model", None)
+
+
+def shared_pairs(n_views, _pairwise=core_model.isometry_pairs):
+    """``isometry_pairs`` with a 4-view case: τ solved on one digit's pair maps the other's."""
+    if n_views == 4:
+        return [((0, 1), (2, 3)), ((2, 3), (0, 1))]
+    return _pairwise(n_views)
+
+
+def warped_copies(x, copies, seed):
+    """``copies`` copies of the digits ``x``, each warped by its own training-distribution homography."""
+    generator = torch.Generator().manual_seed(seed)
+    warp = RandomHomography()
+    clean = torch.as_tensor(np.asarray(x, dtype=np.float32))
+    return torch.cat([warp(clean, generator=generator) for _ in range(copies)]).numpy()
 
 
 def at_snapshot(fitted, step):
@@ -155,11 +189,22 @@ def main():
     parser.add_argument("--head-steps", type=int, nargs="*", default=[],
                         help="also fit a head on all the labelled training digits for each of these "
                              "many steps (the head's training budget)")
+    parser.add_argument("--base-warps", type=int, default=0,
+                        help="pre-train on this many homography-warped copies of each digit instead of "
+                             "the clean digits, so that neither view of a pair is canonical (0: clean)")
+    parser.add_argument("--shared-homography", action="store_true",
+                        help="pairwise only: pre-train on two digits under the same homography, τ solved "
+                             "on one digit's pair applied to the other's")
     parser.add_argument("--set", nargs="*", default=[], metavar="PART.PARAM=VALUE")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
+    if args.shared_homography and args.model not in ("niso", "niso_no_multiplicity"):
+        parser.error(f"--shared-homography needs a pairwise isometry model (niso, niso_no_multiplicity), "
+                     f"got {args.model}")
     if any(not 0 < s <= args.steps for s in args.snapshots):
         parser.error(f"--snapshots must lie in 1..--steps ({args.steps}), got {args.snapshots}")
+    if args.base_warps < 0:
+        parser.error(f"--base-warps must be 0 or positive, got {args.base_warps}")
     args.mnist_root = args.train_digits = None  # split() reads them; this script uses all the bundled digits
 
     torch.set_num_threads(int(os.environ.get("SKNISO_THREADS", torch.get_num_threads())))
@@ -181,8 +226,12 @@ def main():
     params["max_steps"] = args.steps
     niso = SnapshotTransformer(**params)
     niso.snapshot_steps = frozenset(args.snapshots) | {args.steps}
+    if args.shared_homography:
+        niso.shared_homography = True
+        core_model.isometry_pairs = shared_pairs  # losses() looks it up at call time
+    fit_x = warped_copies(pretrain_x, args.base_warps, 3000 + args.seed) if args.base_warps else pretrain_x
     start = time.perf_counter()
-    niso.fit(pretrain_x)
+    niso.fit(fit_x)
     pretrain_seconds = time.perf_counter() - start
     if niso.n_steps_ not in niso.snapshots:  # stopped early by niso.max_time: score where it stopped
         niso.snapshots[niso.n_steps_] = cpu_state(niso.model_)
