@@ -26,10 +26,10 @@ how homNIST accuracy grows with labelled data, with the representation fixed;
 ``--head-steps N ...`` fits heads on all of them for N steps instead.
 ``--base-warps K`` pre-trains on K copies of each pre-training digit, each
 warped by its own draw of the training homographies, so that neither view of a
-pair is the clean digit (the head and the metrics still use clean digits).  One
+pair is the clean digit (the head and the metrics still use clean digits).
 ``--shared-homography`` pre-trains pairwise NIso on two digits under the same
 homography draw, τ solved on one digit's pair mapping the other's (and vice
-versa): the supervision that the triplet regime adds, transfer of τ between
+versa): one part of what the triplet regime adds, transfer of τ between
 inputs, without applying T twice.  One JSON line per snapshot, after a header
 line.
 """
