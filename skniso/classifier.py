@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._classification import LogitOutputsMixin, encode_class_labels
-from ._validation import TRAINING_PARAMETER_CONSTRAINTS, check_finite_output, positive_int
+from ._validation import TRAINING_PARAMETER_CONSTRAINTS, check_finite_output, non_negative_int, positive_int
 from .nn.init import build_module
 from .nn.vector_neurons import OrthNet
 from .training import TrainedModuleMixin
@@ -99,7 +99,10 @@ class EquivariantClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMix
     width : int, default=128
         Channels of the equivariant layers.
     n_layers : int, default=2
-        Depth of the equivariant trunk (reference homNIST: 2).
+        Depth of the equivariant trunk: each of its two MLPs has
+        ``n_layers // 2 + 1`` norm + neuron layers (reference homNIST: 2, as
+        described; the reference code runs the equivalent of 0, see
+        :class:`skniso.nn.OrthNet`).
     gram_channels : int, default=64
         Channels whose Gram matrix forms the invariant features.
     readout_width : int or None, default=None
@@ -143,7 +146,7 @@ class EquivariantClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMix
     _parameter_constraints = {
         "n_components": [StrOptions({"auto"}), positive_int],
         "width": [positive_int],
-        "n_layers": [positive_int],
+        "n_layers": [non_negative_int],
         "gram_channels": [positive_int],
         "readout_width": [positive_int, None],
         **TRAINING_PARAMETER_CONSTRAINTS,

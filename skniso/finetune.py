@@ -11,7 +11,7 @@ from torch import nn
 
 from ._classification import LogitOutputsMixin, encode_class_labels
 from .classifier import channel_scale
-from ._validation import TRAINING_PARAMETER_CONSTRAINTS, non_negative_real, positive_int
+from ._validation import TRAINING_PARAMETER_CONSTRAINTS, non_negative_int, non_negative_real, positive_int
 from .nn.init import build_module
 from .nn.vector_neurons import OrthNet
 from .training import TrainedModuleMixin
@@ -104,7 +104,7 @@ class FineTunedClassifier(LogitOutputsMixin, TrainedModuleMixin, ClassifierMixin
         "encoder_lr_scale": [non_negative_real],
         "augment": [callable, None],
         "width": [positive_int],
-        "n_layers": [positive_int],
+        "n_layers": [non_negative_int],
         "gram_channels": [positive_int],
         "readout_width": [positive_int, None],
         **TRAINING_PARAMETER_CONSTRAINTS,

@@ -22,7 +22,7 @@ from ._validation import (
 )
 from .core.model import TRANSITIONS, NeuralIsometryModel
 from .core.operator import SpectralOperator
-from .core.procrustes import eigenvalue_mask, least_squares_map, solve_isometry
+from .core.procrustes import POLAR_GRADIENTS, eigenvalue_mask, least_squares_map, solve_isometry
 from .metrics import equivariance_error
 from .nn.conv import ConvDecoder, ConvEncoder, check_grid_divisible
 from .nn.init import build_module
@@ -80,6 +80,12 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
     mask_temperature : float, default=1.0
     group : {"SO", "O"}, default="SO"
         τ ∈ SO(K) (the reference's determinant fix) or O(K).
+    procrustes_gradient : {"exact", "reference"}, default="exact"
+        Derivative of τ in training.  ``"exact"`` is the polar factor's own;
+        ``"reference"`` is the JAX reference's, which damps singular-value pairs
+        with s_i² ≈ s_j², and so most pairs once the latents have shrunk
+        (:func:`skniso.core.polar_factor`).  Both train alike on homNIST
+        (BENCHMARKS.md).
     regime : {"auto", "pairwise", "triplet"}, default="auto"
         ``"auto"`` follows the data: 2 views per sample is pairwise, 3 triplet.
         With ``pair_transform``, ``"triplet"`` applies the same draw twice.
@@ -170,6 +176,8 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
     """
 
     _module_attributes = ("model_",)
+    # Class-level default: estimators pickled before this parameter existed load as before.
+    procrustes_gradient = "exact"
 
     _parameter_constraints = {
         "encoder": [StrOptions({"conv", "identity"}), nn.Module],
@@ -183,6 +191,7 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         "mask": [StrOptions({"fuzzy", "hard"})],
         "mask_temperature": [positive_real],
         "group": [StrOptions({"SO", "O"})],
+        "procrustes_gradient": [StrOptions(set(POLAR_GRADIENTS))],
         "regime": [StrOptions({"auto", "pairwise", "triplet"})],
         "spectral_dropout": [NumberInterval(numbers.Real, 0, 1, closed="both")],
         "clustered_init": ["boolean"],
@@ -209,6 +218,7 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         mask="fuzzy",
         mask_temperature=1.0,
         group="SO",
+        procrustes_gradient="exact",
         regime="auto",
         spectral_dropout=0.0,
         clustered_init=False,
@@ -250,6 +260,7 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         self.mask = mask
         self.mask_temperature = mask_temperature
         self.group = group
+        self.procrustes_gradient = procrustes_gradient
         self.regime = regime
         self.spectral_dropout = spectral_dropout
         self.clustered_init = clustered_init
@@ -546,6 +557,7 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
             dropout=self.spectral_dropout if model.training else 0.0,
             equivariance_normalization=self.equivariance_normalization,
             transition=self.transition,
+            procrustes_gradient=self.procrustes_gradient,
             generator=generator,
         )
 

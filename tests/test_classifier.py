@@ -87,6 +87,7 @@ def test_binary_decision_function_is_log_odds():
         ({"n_components": 5}, (20, 6, 4), "K=6 rows per sample but n_components=5"),
         ({"n_components": 0}, (20, 6, 4), "'n_components' parameter of EquivariantClassifier must be"),
         ({"width": 0}, (20, 6, 4), "'width' parameter of EquivariantClassifier must be an int in the range \\[1, inf\\)"),
+        ({"n_layers": -1}, (20, 6, 4), "'n_layers' parameter of EquivariantClassifier must be an int in the range \\[0, inf\\)"),
     ],
 )
 def test_bad_inputs_and_parameters(params, X_shape, message):
@@ -94,6 +95,15 @@ def test_bad_inputs_and_parameters(params, X_shape, message):
     y = np.arange(20) % 2
     with pytest.raises(ValueError, match=message):
         EquivariantClassifier(**params).fit(X, y)
+
+
+def test_reference_depth_head_has_one_layer_per_trunk():
+    # n_layers=0 is the head the reference code trains (see skniso.nn.OrthNet).
+    X, y = norm_task(n=60)
+    clf = EquivariantClassifier(**small(n_layers=0, max_steps=5)).fit(X, y)
+    net = clf.module_
+    assert len(net.mlp_in.layers) == 2 and len(net.mlp_out.layers) == 2
+    assert len(EquivariantClassifier(**small(max_steps=5)).fit(X, y).module_.mlp_in.layers) == 4
 
 
 def test_single_class_and_continuous_targets_are_rejected():

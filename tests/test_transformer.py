@@ -177,6 +177,7 @@ def test_user_modules_are_copied_not_mutated(tiny_pairs):
         (dict(alpha=-1), "'alpha' parameter .* range \\[0.0, inf\\)"),
         (dict(mask="soft"), "'mask' parameter .* must be a str among"),
         (dict(group="U"), "'group' parameter"),
+        (dict(procrustes_gradient="damped"), "'procrustes_gradient' parameter"),
         (dict(regime="quad"), "'regime' parameter"),
         (dict(spectral_dropout=1.5), "'spectral_dropout' parameter .* range \\[0.0, 1.0\\]"),
         (dict(max_steps=0), "'max_steps' parameter .* range \\[1, inf\\)"),
@@ -269,6 +270,25 @@ def test_isometries_are_orthogonal_and_score_is_negative_error(tiny_pairs):
         niso.score(X[:, 0])
     tau_o = NeuralIsometryTransformer(**tiny_conv_params(group="O")).fit(X).isometries(X)
     np.testing.assert_allclose(np.abs(np.linalg.det(tau_o)), 1.0, atol=1e-5)
+
+
+def test_procrustes_gradient_reaches_the_isometry_solve(tiny_pairs, monkeypatch):
+    import skniso.core.model as core_model
+
+    seen = []
+    solve = core_model.solve_isometry
+
+    def recording_solve(*args, gradient="exact", **kwargs):
+        seen.append(gradient)
+        return solve(*args, gradient=gradient, **kwargs)
+
+    monkeypatch.setattr(core_model, "solve_isometry", recording_solve)
+    X, _ = tiny_pairs
+    NeuralIsometryTransformer(**tiny_conv_params(procrustes_gradient="reference", max_steps=2)).fit(X)
+    assert seen and set(seen) == {"reference"}
+    seen.clear()
+    NeuralIsometryTransformer(**tiny_conv_params(max_steps=2)).fit(X)
+    assert seen and set(seen) == {"exact"}
 
 
 def test_pandas_output_and_verbose(tiny_pairs, capsys):

@@ -101,6 +101,7 @@ class NeuralIsometryModel(nn.Module):
         dropout=0.0,
         equivariance_normalization=None,
         transition="isometry",
+        procrustes_gradient="exact",
         generator=None,
     ):
         """NIso objective L = L_R + α L_E + β L_M for a batch of related views.
@@ -125,6 +126,9 @@ class NeuralIsometryModel(nn.Module):
             direction; no mask, so L_M is not used).  ``"none"``: a plain
             autoencoder baseline, each view decoded from its own latent (no L_E
             and no L_M).
+        procrustes_gradient : {"exact", "reference"}
+            Derivative of τ: exact, or the JAX reference's damped one (see
+            :func:`~skniso.core.procrustes.polar_factor`).
         generator : torch.Generator, optional
             Drives spectral dropout.
 
@@ -151,7 +155,8 @@ class NeuralIsometryModel(nn.Module):
         for (est_src, est_tgt), (src, tgt) in plan:
             if transition == "isometry":
                 tau = solve_isometry(
-                    coefficients[est_src], coefficients[est_tgt], weights, special
+                    coefficients[est_src], coefficients[est_tgt], weights, special,
+                    gradient=procrustes_gradient,
                 )
                 backward = tau.transpose(-1, -2)
             else:

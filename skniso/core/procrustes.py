@@ -6,6 +6,14 @@ by differences of singular values and blows up exactly where NIso wants to be: a
 eigenvalue multiplicities.  The polar factor itself is smooth there, and its
 derivative only involves *sums* of singular values, which is what
 :class:`PolarFactor` uses.
+
+The JAX reference differentiates through its SVD instead, with every 1/x of the
+SVD derivative replaced by x/(x² + 1e-8).  Composed into the polar factor that is
+the exact derivative times a factor that switches off every singular-value pair
+with |s_i² − s_j²| ≲ 1e-4: near-degenerate pairs, and most pairs once the latents
+are small (NIso's L_E shrinks them as it trains).  ``gradient="reference"``
+reproduces it (method.md §3; BENCHMARKS.md, "The reference code on the
+same weights").
 """
 
 import torch
@@ -19,6 +27,9 @@ __all__ = [
 
 DEFAULT_EPS = 1e-8
 
+#: Derivatives of the polar factor that :func:`polar_factor` offers.
+POLAR_GRADIENTS = ("exact", "reference")
+
 
 def _regularised_inverse(x, eps):
     # x / (x² + eps) equals 1/x away from zero and stays finite at zero.
@@ -29,7 +40,7 @@ class PolarFactor(torch.autograd.Function):
     """Autograd function: orthogonal polar factor of ``x`` (..., m, n), m ≥ n."""
 
     @staticmethod
-    def forward(ctx, x, special, eps):
+    def forward(ctx, x, special, eps, gradient="exact"):
         u, s, vh = torch.linalg.svd(x, full_matrices=False)
         rotation = u @ vh
         if special:
@@ -45,6 +56,7 @@ class PolarFactor(torch.autograd.Function):
                 s = s * flip
         ctx.save_for_backward(u, s, vh)
         ctx.eps = eps
+        ctx.gradient = gradient
         ctx.tall = x.shape[-2] > x.shape[-1]
         return rotation
 
@@ -53,18 +65,26 @@ class PolarFactor(torch.autograd.Function):
         u, s, vh = ctx.saved_tensors
         v = vh.transpose(-1, -2)
         w = u.transpose(-1, -2) @ grad @ v
-        sums = s.unsqueeze(-1) + s.unsqueeze(-2)
-        inner = (w - w.transpose(-1, -2)) * _regularised_inverse(sums, ctx.eps)
+        s_row, s_col = s.unsqueeze(-1), s.unsqueeze(-2)
+        sums = s_row + s_col
+        if ctx.gradient == "exact":
+            weights = _regularised_inverse(sums, ctx.eps)
+        else:
+            # The reference: 1/(s_i + s_j) = (s_i - s_j) / (s_i² - s_j²) with the
+            # division regularised, i.e. damped where s_i² ≈ s_j².
+            square_gaps = (s_row - s_col) * sums
+            weights = sums * (s_row - s_col).square() / (square_gaps.square() + ctx.eps)
+        inner = (w - w.transpose(-1, -2)) * weights
         grad_x = u @ inner @ vh
         if ctx.tall:
             # The part of the gradient orthogonal to span(U) only meets S⁻¹.
             residual = grad - u @ (u.transpose(-1, -2) @ grad)
             inv_s = _regularised_inverse(s, ctx.eps)
             grad_x = grad_x + residual @ (v * inv_s.unsqueeze(-2)) @ vh
-        return grad_x, None, None
+        return grad_x, None, None, None
 
 
-def polar_factor(x, special=False, eps=DEFAULT_EPS):
+def polar_factor(x, special=False, eps=DEFAULT_EPS, gradient="exact"):
     """Orthogonal polar factor Π(x) = U Vᵀ of ``x = U S Vᵀ``, batched.
 
     Parameters
@@ -75,6 +95,11 @@ def polar_factor(x, special=False, eps=DEFAULT_EPS):
         (Kabsch); otherwise the closest orthogonal matrix, reflections allowed.
     eps : float, default=1e-8
         Regulariser of the backward pass: 1/σ is replaced by σ/(σ² + eps).
+    gradient : {"exact", "reference"}, default="exact"
+        ``"exact"``: the derivative of the polar factor, 1/(s_i + s_j) on each
+        singular-value pair.  ``"reference"``: the JAX reference's, which damps
+        every pair with (s_i² − s_j²)² ≲ eps (see the module docstring); the
+        forward value is the same.
 
     Returns
     -------
@@ -88,13 +113,15 @@ def polar_factor(x, special=False, eps=DEFAULT_EPS):
         raise ValueError(f"polar_factor needs m >= n, got a {m}x{n} matrix")
     if special and m != n:
         raise ValueError(f"special=True needs a square matrix, got {m}x{n}")
+    if gradient not in POLAR_GRADIENTS:
+        raise ValueError(f"gradient must be one of {POLAR_GRADIENTS}, got {gradient!r}")
     # Always in float32 or better, also under mixed-precision autocast: the SVD
     # and determinant have no half-precision kernels, and small singular-value
     # gaps need the precision anyway.
     if x.dtype in (torch.float16, torch.bfloat16):
         x = x.float()
     with torch.autocast(x.device.type, enabled=False):
-        return PolarFactor.apply(x, bool(special), float(eps))
+        return PolarFactor.apply(x, bool(special), float(eps), gradient)
 
 
 def eigenvalue_mask(eigenvalues, kind="fuzzy", temperature=1.0, tol=1e-6):
@@ -124,7 +151,7 @@ def eigenvalue_mask(eigenvalues, kind="fuzzy", temperature=1.0, tol=1e-6):
     raise ValueError(f"mask kind must be 'fuzzy' or 'hard', got {kind!r}")
 
 
-def solve_isometry(source, target, mask=None, special=True, eps=DEFAULT_EPS):
+def solve_isometry(source, target, mask=None, special=True, eps=DEFAULT_EPS, gradient="exact"):
     """Masked Procrustes τ = Π(P ⊙ B̂Âᵀ): the isometry mapping ``source`` to ``target``.
 
     Parameters
@@ -135,6 +162,10 @@ def solve_isometry(source, target, mask=None, special=True, eps=DEFAULT_EPS):
         Commutation mask from :func:`eigenvalue_mask`; None means unconstrained O(K).
     special : bool, default=True
         Restrict τ to SO(K) (the reference) instead of O(K).
+    eps : float, default=1e-8
+        Regulariser of the backward pass (see :func:`polar_factor`).
+    gradient : {"exact", "reference"}, default="exact"
+        Derivative of τ (see :func:`polar_factor`).
 
     Returns
     -------
@@ -149,7 +180,7 @@ def solve_isometry(source, target, mask=None, special=True, eps=DEFAULT_EPS):
     cross = target @ source.transpose(-1, -2)
     if mask is not None:
         cross = cross * mask
-    return polar_factor(cross, special=special, eps=eps)
+    return polar_factor(cross, special=special, eps=eps, gradient=gradient)
 
 
 def least_squares_map(source, target, ridge=1e-4):

@@ -180,7 +180,11 @@ class OrthNet(nn.Module):
         Channels of the equivariant trunk.
     n_layers : int, default=2
         Depth setting of the reference; each of the two trunk MLPs has
-        ``n_layers // 2 + 1`` layers.
+        ``n_layers // 2 + 1`` norm + neuron layers, as the reference's
+        ``orth_net`` describes.  Its code builds those layers but runs only the
+        first norm and neuron of each trunk (``orth_mlp`` loops over
+        ``num_layers`` of its ``2 * num_layers`` modules), so the head it trained
+        is ``n_layers=0`` here (``tests/core/test_reference_parity.py``).
     gram_channels : int, default=64
         Channels of the Gram readout (``gram_channels * (gram_channels + 1) / 2``
         invariant features).

@@ -84,6 +84,74 @@ def test_backward_finite_at_exactly_repeated_singular_values():
     assert not torch.isfinite(y.grad).all()
 
 
+def _damped_svd_tangent(x, dx, special, eps=1e-8):
+    """The JAX reference's tangent of its Procrustes, written out from the SVD.
+
+    ``nn/fmaps.py``: the SVD's JVP with every 1/x replaced by x/(x² + eps), then
+    R = U Vᵀ with Vᵀ's last row times det(U Vᵀ) (whose JVP is det·tr(Rᵀ dR)).
+    An independent route to the same derivative as ``gradient="reference"``.
+    """
+    k = x.shape[-1]
+    u, s, vh = torch.linalg.svd(x)
+    v = vh.mT
+    ds = u.mT @ dx @ v
+    s_col = s.unsqueeze(-2)  # [i, j] -> s_j
+    gaps = (s_col + s_col.mT) * (s_col - s_col.mT)  # s_j² - s_i²
+    eye = torch.eye(k, dtype=x.dtype)
+    safe = (gaps + eye) / ((gaps + eye) ** 2 + eps) - eye
+    du = u @ (safe * (s_col * ds + (s_col * ds).mT))
+    dv = v @ (safe * (s_col.mT * ds + (s_col.mT * ds).mT))
+    flip = torch.ones(k, dtype=x.dtype)
+    d_det = torch.zeros((), dtype=x.dtype)
+    if special:
+        det = torch.linalg.det(u @ vh)
+        flip[-1] = det
+        d_det = det * torch.trace((u @ vh).mT @ (du @ vh + u @ dv.mT))
+    d_vh = flip.unsqueeze(-1) * dv.mT
+    d_vh[-1] += d_det * vh[-1]
+    return du @ (flip.unsqueeze(-1) * vh) + u @ d_vh
+
+
+@pytest.mark.parametrize("special", [False, True])
+def test_reference_gradient_is_the_adjoint_of_the_references_damped_tangent(special):
+    # Small and nearly repeated singular values, where the damping is active.
+    g = torch.Generator().manual_seed(5)
+    u, v = random_orthogonal(5, g), random_orthogonal(5, g)
+    if special and torch.linalg.det(u @ v.mT) > 0:
+        u[:, 0] = -u[:, 0]  # a reflection, so that the determinant fix is exercised
+    s = torch.tensor([2.0, 0.5, 4e-3, 3e-3, 1e-3], dtype=torch.float64)
+    x = ((u * s) @ v.mT).requires_grad_(True)
+    upstream = torch.randn(5, 5, generator=g, dtype=torch.float64)
+    (polar_factor(x, special=special, gradient="reference") * upstream).sum().backward()
+    for _ in range(3):
+        direction = torch.randn(5, 5, generator=g, dtype=torch.float64)
+        tangent = _damped_svd_tangent(x.detach(), direction, special)
+        # rtol: the reference's regularised diagonal, 1/(1 + eps) - 1, is -1e-8, not 0.
+        torch.testing.assert_close((x.grad * direction).sum(), (upstream * tangent).sum(), rtol=1e-6, atol=1e-10)
+    exact = x.detach().clone().requires_grad_(True)
+    (polar_factor(exact, special=special) * upstream).sum().backward()
+    assert (exact.grad - x.grad).norm() > 0.5 * exact.grad.norm()  # the damping is not a no-op here
+
+
+@pytest.mark.parametrize("special", [False, True])
+def test_reference_gradient_is_exact_for_well_separated_singular_values(special):
+    g = torch.Generator().manual_seed(6)
+    u, v = random_orthogonal(4, g), random_orthogonal(4, g)
+    x = ((u * torch.tensor([4.0, 3.0, 2.0, 1.0], dtype=torch.float64)) @ v.mT).requires_grad_(True)
+    upstream = torch.randn(4, 4, generator=g, dtype=torch.float64)
+    grads = []
+    for gradient in ("exact", "reference"):
+        x.grad = None
+        (polar_factor(x, special=special, gradient=gradient) * upstream).sum().backward()
+        grads.append(x.grad.clone())
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-6, atol=1e-9)
+
+
+def test_polar_factor_rejects_unknown_gradient():
+    with pytest.raises(ValueError, match="gradient must be one of"):
+        polar_factor(torch.eye(3), gradient="damped")
+
+
 def test_polar_factor_rejects_bad_shapes():
     with pytest.raises(ValueError, match="m >= n"):
         polar_factor(torch.zeros(2, 3))
