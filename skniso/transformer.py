@@ -84,8 +84,8 @@ class NeuralIsometryTransformer(TrainedModuleMixin, TransformerMixin, BaseEstima
         Derivative of τ in training.  ``"exact"`` is the polar factor's own;
         ``"reference"`` is the JAX reference's, which damps singular-value pairs
         with s_i² ≈ s_j², and so most pairs once the latents have shrunk
-        (:func:`skniso.core.polar_factor`).  Both train alike on homNIST
-        (BENCHMARKS.md).
+        (:func:`skniso.core.polar_factor`).  On homNIST pairs the two were
+        level, with no consistent sign over two seeds (BENCHMARKS.md).
     regime : {"auto", "pairwise", "triplet"}, default="auto"
         ``"auto"`` follows the data: 2 views per sample is pairwise, 3 triplet.
         With ``pair_transform``, ``"triplet"`` applies the same draw twice.
