@@ -72,8 +72,8 @@ class PolarFactor(torch.autograd.Function):
         else:
             # The reference: 1/(s_i + s_j) = (s_i - s_j) / (s_i² - s_j²) with the
             # division regularised, i.e. damped where s_i² ≈ s_j².
-            square_gaps = (s_row - s_col) * sums
-            weights = sums * (s_row - s_col).square() / (square_gaps.square() + ctx.eps)
+            differences = s_row - s_col
+            weights = differences * _regularised_inverse(differences * sums, ctx.eps)
         inner = (w - w.transpose(-1, -2)) * weights
         grad_x = u @ inner @ vh
         if ctx.tall:
