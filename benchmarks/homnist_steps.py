@@ -30,8 +30,15 @@ pair is the clean digit (the head and the metrics still use clean digits).
 ``--shared-homography`` pre-trains pairwise NIso on two digits under the same
 homography draw, τ solved on one digit's pair mapping the other's (and vice
 versa): one part of what the triplet regime adds, transfer of τ between
-inputs, without applying T twice.  One JSON line per snapshot, after a header
-line.
+inputs, without applying T twice.  ``--extra-pretrain-root DIR`` adds to the
+pre-training digits the full MNIST training set found in DIR (idx files), less
+every digit that is also among the bundled 5,000 (those hold the validation and
+test digits); ``--extra-pretrain-digits N`` keeps a stratified N of them.  The
+head, the scores and the data split stay those of the bundled digits, so this
+tells how pairwise NIso responds to more unlabelled digits at a fixed budget;
+``--extra-head`` gives the heads those digits, with their labels, too (the
+paper fits its head on all 60,000).
+One JSON line per snapshot, after a header line.
 """
 
 import argparse
@@ -112,6 +119,19 @@ def warped_copies(x, copies, seed):
     warp = RandomHomography()
     clean = torch.as_tensor(np.asarray(x, dtype=np.float32))
     return torch.cat([warp(clean, generator=generator) for _ in range(copies)]).numpy()
+
+
+def extra_training_digits(root, bundled, n_digits, seed):
+    """MNIST training digits from ``root`` that are not among the ``bundled`` ones.
+
+    The bundled 5,000 digits are themselves taken from the MNIST training set;
+    dropping them by exact pixel match keeps the validation and test digits of
+    every split out of pre-training.  Returns the digits and their labels.
+    """
+    images, labels = load_mnist(root, subset="train")
+    seen = {digit.tobytes() for digit in bundled}
+    keep = np.array([digit.tobytes() not in seen for digit in images])
+    return stratified_subset(images[keep], labels[keep], n_digits, seed)
 
 
 def at_snapshot(fitted, step):
@@ -195,6 +215,13 @@ def main():
     parser.add_argument("--shared-homography", action="store_true",
                         help="pairwise only: pre-train on two digits under the same homography, τ solved "
                              "on one digit's pair applied to the other's")
+    parser.add_argument("--extra-pretrain-root", default=None, metavar="DIR",
+                        help="also pre-train on the MNIST training digits in DIR (idx files), less those "
+                             "among the bundled digits; the heads keep the bundled digits unless --extra-head")
+    parser.add_argument("--extra-pretrain-digits", type=int, default=None,
+                        help="with --extra-pretrain-root: keep a stratified subset of this many of them")
+    parser.add_argument("--extra-head", action="store_true",
+                        help="with --extra-pretrain-root: the heads train on those digits and labels too")
     parser.add_argument("--set", nargs="*", default=[], metavar="PART.PARAM=VALUE")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
@@ -205,6 +232,8 @@ def main():
         parser.error(f"--snapshots must lie in 1..--steps ({args.steps}), got {args.snapshots}")
     if args.base_warps < 0:
         parser.error(f"--base-warps must be 0 or positive, got {args.base_warps}")
+    if (args.extra_pretrain_digits is not None or args.extra_head) and args.extra_pretrain_root is None:
+        parser.error("--extra-pretrain-digits and --extra-head need --extra-pretrain-root")
     args.mnist_root = args.train_digits = None  # split() reads them; this script uses all the bundled digits
 
     torch.set_num_threads(int(os.environ.get("SKNISO_THREADS", torch.get_num_threads())))
@@ -215,13 +244,20 @@ def main():
     homnist = make_homnist_test(*test, n_transforms=config["n_transforms"], random_state=1000 + args.seed)
 
     pretrain_digits = len(train[1]) if args.pretrain_digits is None else args.pretrain_digits
-    for option, values in (("--pretrain-digits", [pretrain_digits]),
-                           ("--head-digits", args.head_digits)):
-        if any(not 10 <= n <= len(train[1]) for n in values):
-            parser.error(f"{option} must lie in 10..{len(train[1])}, got {values}")
+    if not 10 <= pretrain_digits <= len(train[1]):
+        parser.error(f"--pretrain-digits must lie in 10..{len(train[1])}, got {pretrain_digits}")
     if any(n < 1 for n in args.head_steps):
         parser.error(f"--head-steps must be positive, got {args.head_steps}")
     pretrain_x = stratified_subset(*train, args.pretrain_digits, args.seed)[0]
+    extra_digits = 0
+    if args.extra_pretrain_root is not None:
+        extra_x, extra_y = extra_training_digits(args.extra_pretrain_root, images, args.extra_pretrain_digits, args.seed)
+        extra_digits = len(extra_y)
+        pretrain_x = np.concatenate([pretrain_x, extra_x])  # the bundled digits first: the metrics read those
+        if args.extra_head:
+            train = (np.concatenate([train[0], extra_x]), np.concatenate([train[1], extra_y]))
+    if any(not 10 <= n <= len(train[1]) for n in args.head_digits):
+        parser.error(f"--head-digits must lie in 10..{len(train[1])}, got {args.head_digits}")
     params = settings(args.model, "niso", config, overrides, args.seed)
     params["max_steps"] = args.steps
     niso = SnapshotTransformer(**params)
@@ -240,7 +276,9 @@ def main():
     with open(args.out, "w") as fh:
         fh.write(json.dumps({"header": {
             "args": vars(args), "pretrain_seconds": pretrain_seconds, "stop_reason": niso.stop_reason_,
-            "steps_reached": niso.n_steps_, "niso": {k: repr(v) for k, v in params.items()},
+            "steps_reached": niso.n_steps_,
+            "pretrain_digits": len(pretrain_x), "extra_pretrain_digits": extra_digits,
+            "head_training_digits": len(train[1]), "niso": {k: repr(v) for k, v in params.items()},
             "head": head_params,
             "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                         "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
