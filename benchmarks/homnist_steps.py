@@ -34,11 +34,11 @@ inputs, without applying T twice.  ``--extra-pretrain-root DIR`` adds to the
 pre-training digits the full MNIST training set found in DIR (idx files), less
 every digit that is also among the bundled 5,000 (those hold the validation and
 test digits); ``--extra-pretrain-digits N`` keeps a stratified N of them.  The
-head, the scores and the data split stay those of the bundled digits, so this
-tells how pairwise NIso responds to more unlabelled digits at a fixed budget;
-``--extra-head`` gives the heads those digits, with their labels, too (the
-paper fits its head on all 60,000).
-One JSON line per snapshot, after a header line.
+data split and the scored digits stay the bundled ones.  The heads train on the
+bundled training digits alone, which tells how NIso responds to more unlabelled
+digits, or with ``--extra-head`` on the extra digits and their labels too (the
+paper fits its head on all 60,000).  One JSON line per snapshot, after a
+header line.
 """
 
 import argparse
