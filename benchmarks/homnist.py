@@ -40,7 +40,10 @@ run can be resumed.  ``--selection validation`` scores on held-out *training*
 digits instead (for choosing settings; the test digits stay unseen), and
 ``--set MODEL.niso.PARAM=VALUE`` / ``--set niso.PARAM=VALUE`` override settings.
 ``--train-digits N`` trains every model on a stratified subset of N training
-digits (the data-size curve).  ``--operator-head`` also fits, on each
+digits (the data-size curve).  ``--extra-train-root DIR`` adds, for
+``--config cpu`` or ``gpu``, the full MNIST training set in ``DIR`` less the
+bundled digits to every model's training digits, the test digits unchanged
+(the paper's 60,000 training digits).  ``--operator-head`` also fits, on each
 pipeline's pre-trained model, a second head whose Φ and M train with it (the
 reference code's head protocol; the package's pipeline freezes them) and
 reports its accuracies beside the main head's.
@@ -248,6 +251,19 @@ def stratified_subset(x, y, n, seed):
     return sub_x, sub_y
 
 
+def extra_training_digits(root, bundled, n_digits, seed):
+    """MNIST training digits from ``root`` that are not among the ``bundled`` ones.
+
+    The bundled 5,000 digits are themselves taken from the MNIST training set;
+    dropping them by exact pixel match keeps the validation and test digits of
+    every split out of pre-training.  Returns the digits and their labels.
+    """
+    images, labels = load_mnist(root, subset="train")
+    seen = {digit.tobytes() for digit in bundled}
+    keep = np.array([digit.tobytes() not in seen for digit in images])
+    return stratified_subset(images[keep], labels[keep], n_digits, seed)
+
+
 def split(seed, args, config, images, labels):
     """Train and test digits (and their labels) for one seed."""
     if args.config == "paper":
@@ -388,6 +404,10 @@ def main():
     parser.add_argument("--train-digits", type=int, default=None,
                         help="train every model on a stratified subset of this many of the training digits "
                              "(pre-training, head and CNNs alike; the test digits are unchanged)")
+    parser.add_argument("--extra-train-root", default=None, metavar="DIR",
+                        help="--config cpu or gpu: add to every seed's training digits (pre-training, heads and "
+                             "CNNs alike) the full MNIST training set in DIR, less the bundled digits; the test "
+                             "digits stay the bundled ones")
     parser.add_argument("--operator-head", action="store_true",
                         help="also fit, on each pipeline's pre-trained model, a head with Φ and M trainable "
                              "(the reference code's protocol) and report its accuracies")
@@ -397,11 +417,14 @@ def main():
     args = parser.parse_args()
     if args.config == "paper" and not args.mnist_root:
         parser.error("--config paper reads full MNIST: give --mnist-root")
+    if args.config == "paper" and args.extra_train_root:
+        parser.error("--extra-train-root adds to the bundled digits; --config paper already trains on full MNIST")
 
     torch.set_num_threads(int(os.environ.get("SKNISO_THREADS", torch.get_num_threads())))
     config = CONFIGS[args.config]
     overrides = parse_overrides(args.set)
     images, labels = load_mnist(args.mnist_root, subset="train") if args.config == "paper" else load_mnist()
+    extra = extra_training_digits(args.extra_train_root, images, None, 0) if args.extra_train_root else None
     out = args.out or os.path.join(
         os.path.dirname(__file__), "results", f"homnist-{args.config}-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
     )
@@ -419,11 +442,14 @@ def main():
                             "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                             "torch": torch.__version__, "cuda": torch.cuda.is_available(),
                             "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None},
+                "extra_training_digits": 0 if extra is None else len(extra[1]),
             }}) + "\n")
         for seed in args.seeds:
             if all((model, seed) in done for model in args.models):
                 continue
             train, test = split(seed, args, config, images, labels)
+            if extra is not None:  # the bundled digits first, as in homnist_steps.py
+                train = (np.concatenate([train[0], extra[0]]), np.concatenate([train[1], extra[1]]))
             homnist = make_homnist_test(*test, n_transforms=config["n_transforms"], random_state=1000 + seed)
             for model in args.models:
                 if (model, seed) in done:

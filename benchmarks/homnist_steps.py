@@ -55,8 +55,8 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 
 from homnist import (  # noqa: E402
-    CONFIGS, NISO_VARIANTS, linear_probe_accuracies, parse_overrides, representation_metrics, settings, split,
-    stratified_subset, transfer_equivariance_error,
+    CONFIGS, NISO_VARIANTS, extra_training_digits, linear_probe_accuracies, parse_overrides, representation_metrics,
+    settings, split, stratified_subset, transfer_equivariance_error,
 )
 
 import skniso.core.model as core_model  # noqa: E402
@@ -119,19 +119,6 @@ def warped_copies(x, copies, seed):
     warp = RandomHomography()
     clean = torch.as_tensor(np.asarray(x, dtype=np.float32))
     return torch.cat([warp(clean, generator=generator) for _ in range(copies)]).numpy()
-
-
-def extra_training_digits(root, bundled, n_digits, seed):
-    """MNIST training digits from ``root`` that are not among the ``bundled`` ones.
-
-    The bundled 5,000 digits are themselves taken from the MNIST training set;
-    dropping them by exact pixel match keeps the validation and test digits of
-    every split out of pre-training.  Returns the digits and their labels.
-    """
-    images, labels = load_mnist(root, subset="train")
-    seen = {digit.tobytes() for digit in bundled}
-    keep = np.array([digit.tobytes() not in seen for digit in images])
-    return stratified_subset(images[keep], labels[keep], n_digits, seed)
 
 
 def at_snapshot(fitted, step):
