@@ -256,7 +256,7 @@ def extra_training_digits(root, bundled, n_digits, seed):
 
     The bundled 5,000 digits are themselves taken from the MNIST training set;
     dropping them by exact pixel match keeps the validation and test digits of
-    every split out of pre-training.  Returns the digits and their labels.
+    every split out of training.  Returns the digits and their labels.
     """
     images, labels = load_mnist(root, subset="train")
     seen = {digit.tobytes() for digit in bundled}
