@@ -48,6 +48,14 @@ pipeline's pre-trained model, a second head whose Φ and M train with it (the
 reference code's head protocol; the package's pipeline freezes them) and
 reports its accuracies beside the main head's.
 
+``--checkpoint-dir DIR`` makes each pipeline's pre-training resumable across
+processes, for runs longer than one sitting (``--config paper``'s 50,000 steps
+on a GPU lent 15 minutes at a time): pre-training saves to, and resumes from,
+``DIR/<model>-seed<seed>.pt``.  A pre-training stopped by ``niso.max_time`` is
+left there without a head or a result row; run again to continue it.
+``--pretrain-only`` stops after pre-training and exits with status 3 while any
+is unfinished, so a driver script can save the checkpoint before the head runs.
+
     python benchmarks/homnist.py --config cpu --seeds 0 1 2
 """
 
@@ -56,7 +64,9 @@ import ast
 import json
 import os
 import platform
+import sys
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -78,6 +88,8 @@ NISO_VARIANTS = {
     "ae_augmentation": {"transition": "none"},
 }
 MODELS = tuple(NISO_VARIANTS) + ("cnn", "cnn_augmentation", "group_cnn")
+#: Exit status while a pre-training is paused under --checkpoint-dir.
+PAUSED = 3
 
 CONFIGS = {
     "cpu": dict(
@@ -285,12 +297,82 @@ def split(seed, args, config, images, labels):
     return stratified_subset(*train, args.train_digits, seed), test
 
 
+def checkpoint_path(args, model, seed):
+    return os.path.join(args.checkpoint_dir, f"{model}-seed{seed}.pt")
+
+
+def pretrain(estimator, model, seed, args, train_x):
+    """Pre-train a pipeline's NIso from (and to) its checkpoint; whether its schedule is finished.
+
+    Used with ``--checkpoint-dir``.  Each call continues the saved run for at most
+    ``niso.max_time`` seconds.  A finished checkpoint is loaded without further steps.
+    """
+    niso = estimator.named_steps["niso"]
+    niso.set_params(checkpoint_path=checkpoint_path(args, model, seed))
+    with warnings.catch_warnings():
+        # Loading a finished run warns that there is nothing to continue: that is expected here.
+        warnings.filterwarnings("ignore", message=".*nothing to continue", category=UserWarning)
+        niso.fit(train_x)
+    finished = niso.stop_reason_ != "max_time"
+    print(f"{model}, seed {seed}: pre-training at step {niso.n_steps_} of {niso.max_steps} "
+          f"after {niso.history_[-1]['time']:.0f} s" + ("" if finished else " (paused; run again to continue)"),
+          flush=True)
+    return finished
+
+
+def training_and_test_digits(seed, args, config, images, labels, extra):
+    """One seed's (training digits, labels) and (test digits, labels), extra digits included."""
+    train, test = split(seed, args, config, images, labels)
+    if extra is not None:  # the bundled digits first, as in homnist_steps.py
+        train = (np.concatenate([train[0], extra[0]]), np.concatenate([train[1], extra[1]]))
+    return train, test
+
+
+def pretrain_all(args, config, overrides, images, labels, extra):
+    """``--pretrain-only``: continue every requested pre-training; the exit status."""
+    unfinished = False
+    for seed in args.seeds:
+        (train_x, _), _ = training_and_test_digits(seed, args, config, images, labels, extra)
+        for model in args.models:
+            estimator = build(model, config, overrides, seed)
+            unfinished |= not pretrain(estimator, model, seed, args, train_x)
+    return PAUSED if unfinished else 0
+
+
+#: Header arguments that change the results; a resumed --out must share them.
+RESULT_SETTINGS = ("config", "selection", "set", "train_digits", "operator_head")
+
+
+def check_same_settings(header, args, parser, n_extra, out):
+    """Refuse to append to ``out`` results made with other settings (resuming keys on (model, seed) alone)."""
+    saved = header.get("args", {})
+    differing = [
+        f"{name} {saved.get(name, parser.get_default(name))!r} there, {getattr(args, name)!r} now"
+        for name in RESULT_SETTINGS if saved.get(name, parser.get_default(name)) != getattr(args, name)
+    ]
+    if header.get("extra_training_digits", 0) != n_extra:
+        differing.append(f"extra training digits {header.get('extra_training_digits', 0)} there, {n_extra} now")
+    if differing:
+        raise SystemExit(f"{out} holds results made with other settings ({'; '.join(differing)}); "
+                         "give another --out, or the same settings to resume it")
+
+
 def run_one(model, seed, args, config, overrides, data):
+    """Fit and score one (model, seed); None when its pre-training is paused (``--checkpoint-dir``)."""
     (train_x, train_y), (test_x, test_y), (homnist_x, homnist_y) = data
     estimator = build(model, config, overrides, seed)
     start = time.perf_counter()
-    estimator.fit(train_x, train_y)
-    fit_seconds = time.perf_counter() - start
+    if args.checkpoint_dir and isinstance(estimator, Pipeline):
+        if not pretrain(estimator, model, seed, args, train_x):
+            return None
+        # The head on the pre-trained latents, as Pipeline.fit would fit it; the
+        # fit time counts every sitting of the pre-training, and the head.
+        start = time.perf_counter()
+        estimator.named_steps["clf"].fit(estimator.named_steps["niso"].transform(train_x), train_y)
+        fit_seconds = estimator.named_steps["niso"].history_[-1]["time"] + time.perf_counter() - start
+    else:
+        estimator.fit(train_x, train_y)
+        fit_seconds = time.perf_counter() - start
     start = time.perf_counter()
     result = {
         "model": model,
@@ -411,6 +493,12 @@ def main():
     parser.add_argument("--operator-head", action="store_true",
                         help="also fit, on each pipeline's pre-trained model, a head with Φ and M trainable "
                              "(the reference code's protocol) and report its accuracies")
+    parser.add_argument("--checkpoint-dir", default=None, metavar="DIR",
+                        help="pre-train each NIso pipeline from and to DIR/<model>-seed<seed>.pt, so a run capped "
+                             "by niso.max_time continues where it stopped when run again")
+    parser.add_argument("--pretrain-only", action="store_true",
+                        help="with --checkpoint-dir: pre-train (or continue pre-training) and stop; exit status 3 "
+                             "while any pre-training is unfinished")
     parser.add_argument("--out", default=None,
                         help="JSON-lines results (default benchmarks/results/homnist-<config>-<time>.jsonl); "
                              "existing (model, seed) rows are kept and skipped")
@@ -419,6 +507,11 @@ def main():
         parser.error("--config paper reads full MNIST: give --mnist-root")
     if args.config == "paper" and args.extra_train_root:
         parser.error("--extra-train-root adds to the bundled digits; --config paper already trains on full MNIST")
+    if args.pretrain_only and not args.checkpoint_dir:
+        parser.error("--pretrain-only saves pre-training to a checkpoint: give --checkpoint-dir")
+    not_pipelines = [m for m in args.models if m not in NISO_VARIANTS or m == "ae_augmentation"]
+    if args.pretrain_only and not_pipelines:
+        parser.error(f"--pretrain-only pre-trains NIso pipelines; drop {', '.join(not_pipelines)} from --models")
 
     torch.set_num_threads(int(os.environ.get("SKNISO_THREADS", torch.get_num_threads())))
     config = CONFIGS[args.config]
@@ -429,13 +522,20 @@ def main():
         os.path.dirname(__file__), "results", f"homnist-{args.config}-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
     )
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    runs = []
+    if args.pretrain_only:
+        sys.exit(pretrain_all(args, config, overrides, images, labels, extra))
+    runs, header = [], None
     if os.path.exists(out):
         with open(out) as fh:
-            runs = [row for row in map(json.loads, filter(str.strip, fh)) if "model" in row]
+            rows = list(map(json.loads, filter(str.strip, fh)))
+        runs = [row for row in rows if "model" in row]
+        header = next((row["header"] for row in rows if "header" in row), None)
+    if header is not None:
+        check_same_settings(header, args, parser, 0 if extra is None else len(extra[1]), out)
     done = {(r["model"], r["seed"]) for r in runs}
+    paused = []
     with open(out, "a") as fh:
-        if not runs:
+        if header is None:
             fh.write(json.dumps({"header": {
                 "args": vars(args),
                 "machine": {"platform": platform.platform(), "processor": platform.processor(),
@@ -447,14 +547,15 @@ def main():
         for seed in args.seeds:
             if all((model, seed) in done for model in args.models):
                 continue
-            train, test = split(seed, args, config, images, labels)
-            if extra is not None:  # the bundled digits first, as in homnist_steps.py
-                train = (np.concatenate([train[0], extra[0]]), np.concatenate([train[1], extra[1]]))
+            train, test = training_and_test_digits(seed, args, config, images, labels, extra)
             homnist = make_homnist_test(*test, n_transforms=config["n_transforms"], random_state=1000 + seed)
             for model in args.models:
                 if (model, seed) in done:
                     continue
                 result = run_one(model, seed, args, config, overrides, (train, test, homnist))
+                if result is None:
+                    paused.append((model, seed))
+                    continue
                 runs.append(result)
                 fh.write(json.dumps(result) + "\n")
                 fh.flush()
@@ -462,6 +563,9 @@ def main():
     print()
     print(summary_table(runs, args.models))
     print(f"\nresults in {out}")
+    if paused:
+        print("pre-training paused (run again to continue): " + ", ".join(f"{m} seed {k}" for m, k in paused))
+        sys.exit(PAUSED)
 
 
 if __name__ == "__main__":
