@@ -55,7 +55,7 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 
 from homnist import (  # noqa: E402
-    CONFIGS, NISO_VARIANTS, extra_training_digits, linear_probe_accuracies, parse_overrides, representation_metrics,
+    CONFIGS, PIPELINE_MODELS, extra_training_digits, linear_probe_accuracies, parse_overrides, representation_metrics,
     settings, split, stratified_subset, transfer_equivariance_error,
 )
 
@@ -182,7 +182,7 @@ def score_snapshot(niso, head_params, data, pretrain_x, seed, head_digits=(), he
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", choices=["cpu", "gpu"], default="cpu")
-    parser.add_argument("--model", choices=sorted(m for m in NISO_VARIANTS if m != "ae_augmentation"), default="niso")
+    parser.add_argument("--model", choices=sorted(PIPELINE_MODELS), default="niso")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, required=True, help="length of the learning-rate schedule")
     parser.add_argument("--snapshots", type=int, nargs="+", required=True, help="steps at which to score the model")
