@@ -278,6 +278,21 @@ def extra_training_digits(root, bundled, n_digits, seed):
     return stratified_subset(images[keep], labels[keep], n_digits, seed)
 
 
+def check_data_arguments(parser, args):
+    """Refuse the --config / --mnist-root / --extra-train-root combinations that name no data."""
+    if args.config == "paper" and not args.mnist_root:
+        parser.error("--config paper reads full MNIST: give --mnist-root")
+    if args.config == "paper" and args.extra_train_root:
+        parser.error("--extra-train-root adds to the bundled digits; --config paper already trains on full MNIST")
+
+
+def load_digits(args):
+    """The digits to split (images, labels) and the extra training digits (or None) that ``args`` name."""
+    images, labels = load_mnist(args.mnist_root, subset="train") if args.config == "paper" else load_mnist()
+    extra = extra_training_digits(args.extra_train_root, images, None, 0) if args.extra_train_root else None
+    return images, labels, extra
+
+
 def split(seed, args, config, images, labels):
     """Train and test digits (and their labels) for one seed."""
     if args.config == "paper":
@@ -468,10 +483,11 @@ def summary_table(runs, models):
             stats = summarise([r.get(key) for r in rows])
             if stats is None:
                 cells.append("—")
-            elif key == "fit_seconds":
-                cells.append(f"{stats[0]:.0f} ± {stats[1]:.0f}")
-            else:
-                cells.append(f"{stats[0]:.3f} ± {stats[1]:.3f}")
+                continue
+            digits = 0 if key == "fit_seconds" else 3
+            # One seed has no standard error: print its value alone rather than "± nan".
+            spread = f" ± {stats[1]:.{digits}f}" if stats[2] > 1 else ""
+            cells.append(f"{stats[0]:.{digits}f}{spread}")
         lines.append(f"| {model} | {len(rows)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -505,10 +521,7 @@ def main():
                         help="JSON-lines results (default benchmarks/results/homnist-<config>-<time>.jsonl); "
                              "existing (model, seed) rows are kept and skipped")
     args = parser.parse_args()
-    if args.config == "paper" and not args.mnist_root:
-        parser.error("--config paper reads full MNIST: give --mnist-root")
-    if args.config == "paper" and args.extra_train_root:
-        parser.error("--extra-train-root adds to the bundled digits; --config paper already trains on full MNIST")
+    check_data_arguments(parser, args)
     if args.pretrain_only and not args.checkpoint_dir:
         parser.error("--pretrain-only saves pre-training to a checkpoint: give --checkpoint-dir")
     not_pipelines = [m for m in args.models if m not in PIPELINE_MODELS]
@@ -518,8 +531,7 @@ def main():
     torch.set_num_threads(int(os.environ.get("SKNISO_THREADS", torch.get_num_threads())))
     config = CONFIGS[args.config]
     overrides = parse_overrides(args.set)
-    images, labels = load_mnist(args.mnist_root, subset="train") if args.config == "paper" else load_mnist()
-    extra = extra_training_digits(args.extra_train_root, images, None, 0) if args.extra_train_root else None
+    images, labels, extra = load_digits(args)
     out = args.out or os.path.join(
         os.path.dirname(__file__), "results", f"homnist-{args.config}-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
     )
