@@ -64,12 +64,13 @@ def load_checkpoint(path, params, train_x):
             try:
                 niso.fit(train_x)
             except ValueError as exc:
-                # The estimator's message names the temporary copy; name the user's file and the fix.
-                differing = re.search(r"\(differing: [^)]*\)", str(exc))
+                # The estimator's refusal names the temporary copy; name the user's file and the fix.
+                differing = re.search(r"other parameters or data \((differing: [^)]*)\)", str(exc))
+                if differing is None:
+                    raise
                 raise SystemExit(
-                    f"{path} was written with other settings or training digits "
-                    f"{differing.group(0) if differing else '(' + str(exc) + ')'}; give the run's own --config, "
-                    "--model, --seed, --train-digits, --extra-train-root and --set"
+                    f"{path} was written with other settings or training digits ({differing.group(1)}); "
+                    "give the run's own --config, --model, --seed, --train-digits, --extra-train-root and --set"
                 ) from exc
     if niso.n_steps_ != step:
         raise SystemExit(f"{path} holds {step} steps but loading it gave {niso.n_steps_}")
@@ -113,6 +114,7 @@ def main():
     last = niso.history_[-1]
     result = {  # score_snapshot adds the pre-training time, the spectrum and the losses reached
         "checkpoint": os.path.abspath(args.checkpoint), "model": args.model, "seed": args.seed,
+        # The schedule's length as --set gives it: a checkpoint may be resumed with a larger max_steps.
         "step": niso.n_steps_, "schedule_steps": params.get("max_steps"),
         "lr": last["lr"], "lr_fraction_of_peak": last["lr"] / niso.lr,
         "args": vars(args),
