@@ -278,6 +278,14 @@ def extra_training_digits(root, bundled, n_digits, seed):
     return stratified_subset(images[keep], labels[keep], n_digits, seed)
 
 
+def machine_description():
+    """What a results file records of the machine and torch that produced it."""
+    return {"platform": platform.platform(), "processor": platform.processor(),
+            "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__, "cuda": torch.cuda.is_available(),
+            "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+
+
 def check_data_arguments(parser, args):
     """Refuse the --config / --mnist-root / --extra-train-root combinations that name no data."""
     if args.config == "paper" and not args.mnist_root:
@@ -552,10 +560,7 @@ def main():
         if header is None:
             fh.write(json.dumps({"header": {
                 "args": vars(args),
-                "machine": {"platform": platform.platform(), "processor": platform.processor(),
-                            "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                            "torch": torch.__version__, "cuda": torch.cuda.is_available(),
-                            "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None},
+                "machine": machine_description(),
                 "extra_training_digits": 0 if extra is None else len(extra[1]),
             }}) + "\n")
         for seed in args.seeds:

@@ -45,7 +45,6 @@ import argparse
 import copy
 import json
 import os
-import platform
 import sys
 import time
 
@@ -55,8 +54,8 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 
 from homnist import (  # noqa: E402
-    CONFIGS, PIPELINE_MODELS, extra_training_digits, linear_probe_accuracies, parse_overrides, representation_metrics,
-    settings, split, stratified_subset, transfer_equivariance_error,
+    CONFIGS, PIPELINE_MODELS, extra_training_digits, linear_probe_accuracies, machine_description, parse_overrides,
+    representation_metrics, settings, split, stratified_subset, transfer_equivariance_error,
 )
 
 import skniso.core.model as core_model  # noqa: E402
@@ -267,9 +266,7 @@ def main():
             "pretrain_digits": len(pretrain_x), "extra_pretrain_digits": extra_digits,
             "head_training_digits": len(train[1]), "niso": {k: repr(v) for k, v in params.items()},
             "head": head_params,
-            "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                        "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-                        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None},
+            "machine": machine_description(),
         }}) + "\n")
         for step in sorted(niso.snapshots):
             result = {"model": args.model, "seed": args.seed, "schedule_steps": args.steps, "snapshot_step": step}
